@@ -10,6 +10,7 @@ providers started by `tf.runner.run_provider` share it. Two things differ from `
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import tempfile
@@ -126,8 +127,7 @@ def ensure_certificate(home: Path, now: float | None = None) -> Certificate:
     certificate = _load(path, now)
     if certificate is None:
         certificate = _generate(now)
-        try:
+        # A read-only HOME only costs the next start a new certificate.
+        with contextlib.suppress(OSError):
             _store(path, certificate)
-        except OSError:
-            pass  # a read-only HOME only costs the next start a new certificate
     return certificate

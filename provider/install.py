@@ -37,7 +37,8 @@ def _split_address(address: str) -> tuple[str, str, str]:
 
 def launcher_path(mirror: Path, address: str, version: str) -> Path:
     host, namespace, type_name = _split_address(address)
-    return mirror / host / namespace / type_name / version / PLATFORM / f"terraform-provider-{type_name}_v{version}"
+    executable = f"terraform-provider-{type_name}_v{version}"
+    return mirror / host / namespace / type_name / version / PLATFORM / executable
 
 
 def install_launcher(mirror: Path, address: str, version: str, module: str, home: Path | None = None) -> Path:
