@@ -4,6 +4,6 @@ Kept import-light on purpose: `python -m provider` starts the plugin, and every 
 adds to the handshake time of each of the 3-5 provider processes Terraform starts per command.
 """
 
-from provider.install import ADDRESS, VERSION, install_launcher, write_cli_config
+from provider._mirror import ADDRESS, VERSION, install_launcher, write_cli_config
 
 __all__ = ["ADDRESS", "VERSION", "install_launcher", "write_cli_config"]
