@@ -1,0 +1,22 @@
+"""`terraform-provider-demoapp`: started by Terraform, never by hand (it prints go-plugin's handshake)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    from provider._provider import DemoappProvider
+    from provider._server import serve, worker_count
+
+    try:
+        workers = worker_count(os.environ)
+    except ValueError as exc:
+        print(f"terraform-provider-demoapp: {exc}", file=sys.stderr)
+        sys.exit(2)
+    serve(DemoappProvider(max_connections=workers), workers=workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""HTTP client for the demo service API (the contract in docs/architecture.md).
+
+Every failure leaves this module as a `ClientError` whose message names the URL, so the resources can
+turn it into one Terraform diagnostic. Retries are bounded: connection refused (the service is still
+booting) is retried for every method because the request never reached the service; timeouts and 5xx
+only for idempotent methods, and POST only on 503 (the service rejected it before storing anything).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from provider._mirror import VERSION
+
+USER_AGENT = f"terraform-provider-demoapp/{VERSION}"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_RETRIES = 5
+BACKOFF_BASE = 0.25
+BACKOFF_CAP = 4.0
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+# Error text from the service is untrusted: shown in a terminal, so it is cut short and stripped of
+# control characters.
+_MAX_ERROR_TEXT = 300
+
+
+def untrusted_text(text: str, limit: int = _MAX_ERROR_TEXT) -> str:
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return printable if len(printable) <= limit else printable[:limit] + "..."
+
+
+class ClientError(Exception):
+    """A failed call to the service; `summary` and `detail` are ready for a Terraform diagnostic."""
+
+    def __init__(self, summary: str, detail: str):
+        super().__init__(f"{summary}: {detail}")
+        self.summary = summary
+        self.detail = detail
+
+
+class ServiceUnreachable(ClientError):
+    pass
+
+
+class ApiError(ClientError):
+    def __init__(self, method: str, url: str, status: int, message: str, field: str | None):
+        self.status = status
+        self.message = message
+        self.field = field
+        where = f" (field {field!r})" if field else ""
+        super().__init__(
+            f"demoapp API error {status}",
+            f"{method} {url} answered {status}: {message}{where}",
+        )
+
+
+class NotFound(ApiError):
+    pass
+
+
+@dataclass(frozen=True)
+class DisplayDocument:
+    """The display as the service holds it: `text` byte for byte as it was put."""
+
+    text: str
+    updated_at: str | None
+
+
+class DemoappClient:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        max_connections: int = 64,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ):
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.endpoint = endpoint
+        self.retries = retries
+        self._sleep = sleep
+        self._jitter = jitter
+        self._http = httpx.Client(
+            base_url=endpoint,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> float:
+        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt) * (0.5 + self._jitter() / 2)
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, min(BACKOFF_CAP, float(retry_after)))
+        return delay
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        url = str(self._http.build_request(method, path).url)
+        attempts = self.retries + 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if last:
+                    raise ServiceUnreachable(
+                        f"demoapp service unreachable at {self.endpoint}",
+                        f"{method} {url} failed after {attempts} attempt(s): {exc or type(exc).__name__}. "
+                        "Check that the service is running and that the provider's endpoint is right.",
+                    ) from exc
+                self._sleep(self._backoff(attempt, None))
+                continue
+            except (httpx.HTTPError, OSError) as exc:
+                if last or method not in _IDEMPOTENT:
+                    raise ServiceUnreachable(
+                        f"demoapp request failed: {method} {url}",
+                        f"{type(exc).__name__}: {exc or 'no detail'} (attempt {attempt + 1} of {attempts})",
+                    ) from exc
+                self._sleep(self._backoff(attempt, None))
+                continue
+            retryable = response.status_code == 503 or (response.status_code >= 500 and method in _IDEMPOTENT)
+            if retryable and not last:
+                self._sleep(self._backoff(attempt, response.headers.get("Retry-After")))
+                continue
+            return response
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _call(self, method: str, path: str, expected: int, **kwargs: Any) -> httpx.Response:
+        response = self._send(method, path, **kwargs)
+        if response.status_code != expected:
+            raise self._api_error(method, response)
+        return response
+
+    @staticmethod
+    def _api_error(method: str, response: httpx.Response) -> ApiError:
+        message, field = response.text, None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            message = body["error"]
+            field = body.get("field") if isinstance(body.get("field"), str) else None
+        error_type = NotFound if response.status_code == 404 else ApiError
+        return error_type(
+            method,
+            str(response.request.url),
+            response.status_code,
+            untrusted_text(message or "(empty)"),
+            field,
+        )
+
+    @staticmethod
+    def _json(method: str, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError(
+                method, str(response.request.url), response.status_code, f"response is not JSON: {exc}", None
+            ) from exc
+
+    def _json_object(self, method: str, response: httpx.Response) -> dict[str, Any]:
+        body = self._json(method, response)
+        if not isinstance(body, dict):
+            raise ApiError(
+                method, str(response.request.url), response.status_code, "expected a JSON object", None
+            )
+        return body
+
+    # --- items ---
+    def create_item(self, name: str, description: str | None) -> dict[str, Any]:
+        response = self._call("POST", "/api/items", 201, json={"name": name, "description": description})
+        return self._json_object("POST", response)
+
+    def get_item(self, item_id: int) -> dict[str, Any]:
+        return self._json_object("GET", self._call("GET", f"/api/items/{item_id}", 200))
+
+    def replace_item(self, item_id: int, name: str, description: str | None) -> dict[str, Any]:
+        body = {"name": name, "description": description}
+        return self._json_object("PUT", self._call("PUT", f"/api/items/{item_id}", 200, json=body))
+
+    def delete_item(self, item_id: int) -> None:
+        self._call("DELETE", f"/api/items/{item_id}", 204)
+
+    def list_items(self, page_size: int = 1000) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": page_size}
+        while True:
+            response = self._call("GET", "/api/items", 200, params=params)
+            page = self._json("GET", response)
+            if not isinstance(page, list):
+                raise ApiError("GET", str(response.request.url), 200, "expected a JSON array", None)
+            items.extend(page)
+            next_after = response.headers.get("X-Next-After")
+            if not next_after or not page:
+                return items
+            params = {"limit": page_size, "after": next_after}
+
+    # --- display ---
+    def get_display(self) -> DisplayDocument | None:
+        """The stored display, or None when none is set (the service then answers `{}` without an ETag)."""
+        response = self._call("GET", "/api/display", 200)
+        if "ETag" not in response.headers:
+            return None
+        return DisplayDocument(text=response.text, updated_at=response.headers.get("X-Display-Updated-At"))
+
+    def put_display(self, text: str) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        response = self._call("PUT", "/api/display", 200, content=text.encode(), headers=headers)
+        return self._json_object("PUT", response)
+
+    def delete_display(self) -> None:
+        self._call("DELETE", "/api/display", 204)
+
+    # --- system ---
+    def get_system(self) -> dict[str, Any]:
+        return self._json_object("GET", self._call("GET", "/api/system", 200))

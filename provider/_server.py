@@ -1,0 +1,126 @@
+"""Serve a `tf` provider over go-plugin's gRPC protocol, with the limits `tf.runner` hard-codes lifted.
+
+Differences from `tf.runner.run_provider`, each for a measured reason:
+- the gRPC thread pool size is a setting (`DEMOAPP_PROVIDER_WORKERS`, default 64): `tf` fixes it at 10, so
+  `terraform apply -parallelism=50` would run 10 operations at a time;
+- the TLS certificate comes from `provider._certificate` (atomic cache, no `cryptography` import);
+- any exception a handler lets escape becomes an error diagnostic instead of gRPC's opaque "Plugin error";
+- the process exits as soon as go-plugin's `Shutdown` has been answered, instead of polling.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import signal
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from provider._certificate import ensure_certificate
+
+if TYPE_CHECKING:
+    from tf.iface import Provider
+
+WORKERS_ENV = "DEMOAPP_PROVIDER_WORKERS"
+DEFAULT_WORKERS = 64
+MAX_WORKERS = 1024
+# go-plugin's handshake: core protocol 1, Terraform plugin protocol 6.
+_CORE_PROTOCOL = 1
+_PLUGIN_PROTOCOL = 6
+
+
+def worker_count(environ: Mapping[str, str]) -> int:
+    """gRPC worker threads: one per concurrent Terraform operation the provider can serve."""
+    raw = environ.get(WORKERS_ENV, "")
+    if not raw:
+        return DEFAULT_WORKERS
+    try:
+        workers = int(raw)
+    except ValueError:
+        raise ValueError(f"{WORKERS_ENV} must be an integer, got {raw!r}") from None
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"{WORKERS_ENV} must be between 1 and {MAX_WORKERS}, got {workers}")
+    return workers
+
+
+def _diagnosing(method_name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a tfplugin6 handler so an escaping exception answers with an error diagnostic."""
+    from tf.gen import tfplugin_pb2 as pb
+
+    response_type = getattr(getattr(pb, method_name, None), "Response", None)
+
+    @functools.wraps(handler)
+    def wrapper(request: Any, context: Any) -> Any:
+        try:
+            return handler(request, context)
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            if response_type is None or "diagnostics" not in response_type.DESCRIPTOR.fields_by_name:
+                raise
+            diagnostic = pb.Diagnostic(
+                severity=pb.Diagnostic.ERROR,
+                summary=f"Internal error in the demoapp provider during {method_name}",
+                detail=f"{type(exc).__name__}: {exc}. This is a bug in the provider; please report it.",
+            )
+            return response_type(diagnostics=[diagnostic])
+
+    return wrapper
+
+
+def _provider_servicer(provider: Provider) -> Any:
+    from tf.gen import tfplugin_pb2_grpc as rpc
+    from tf.provider import ProviderServicer
+
+    servicer = ProviderServicer(provider)
+    for name, member in vars(rpc.ProviderServicer).items():
+        if callable(member) and not name.startswith("_"):
+            setattr(servicer, name, _diagnosing(name, getattr(servicer, name)))
+    return servicer
+
+
+def serve(provider: Provider, workers: int = DEFAULT_WORKERS, home: Path | None = None) -> None:
+    """Run `provider` until Terraform shuts it down. Prints go-plugin's handshake line on stdout."""
+    import grpc
+    from tf.gen import grpc_controller_pb2 as controller_pb
+    from tf.gen import grpc_controller_pb2_grpc as controller_rpc
+    from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
+    from tf.gen import tfplugin_pb2_grpc as rpc
+
+    # Like go-plugin servers: Ctrl-C reaches the whole process group, but Terraform decides when the
+    # provider stops (it first lets in-flight operations finish, then calls Shutdown).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    shutdown_requested = threading.Event()
+
+    class Controller(controller_rpc.GRPCControllerServicer):
+        def Shutdown(self, request: Any, context: Any) -> Any:
+            shutdown_requested.set()
+            return controller_pb.Empty()
+
+    class Stdio(stdio_rpc.GRPCStdioServicer):
+        # go-plugin asks for the plugin's stdio stream; we log to stderr, which Terraform captures anyway.
+        def StreamStdio(self, request: Any, context: Any) -> Any:
+            return iter(())
+
+    certificate = ensure_certificate(home or Path.home())
+    server = grpc.server(thread_pool=ThreadPoolExecutor(max_workers=workers))
+    rpc.add_ProviderServicer_to_server(_provider_servicer(provider), server)
+    controller_rpc.add_GRPCControllerServicer_to_server(Controller(), server)
+    stdio_rpc.add_GRPCStdioServicer_to_server(Stdio(), server)
+
+    with tempfile.TemporaryDirectory(prefix="tf-demoapp-") as socket_dir:
+        socket_path = f"{socket_dir}/plugin.sock"
+        credentials = grpc.ssl_server_credentials([(certificate.key_pem, certificate.cert_pem)])
+        server.add_secure_port(f"unix://{socket_path}", credentials)
+        server.start()
+        server_cert = base64.b64encode(certificate.cert_der).decode().rstrip("=")
+        handshake = f"{_CORE_PROTOCOL}|{_PLUGIN_PROTOCOL}|unix|{socket_path}|grpc|{server_cert}"
+        print(handshake, flush=True)
+        shutdown_requested.wait()
+        # A short grace lets the Shutdown answer reach go-plugin before the socket goes away.
+        server.stop(grace=0.2).wait()
