@@ -31,7 +31,7 @@ ENV PATH=/opt/demoapp/bin:$PATH \
 USER 10001:10001
 WORKDIR /tmp
 EXPOSE 8080
-HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD ["demo-app", "healthcheck"]
+HEALTHCHECK --interval=3s --timeout=3s --start-period=10s --retries=3 CMD ["demo-app", "healthcheck"]
 ENTRYPOINT ["demo-app"]
 CMD ["serve", "--host", "0.0.0.0"]
 # Last, so a new hash does not invalidate the cached layers above.

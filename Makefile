@@ -14,6 +14,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 export TF_CLI_CONFIG_FILE := $(DEMOAPP_WORK)/terraform.tfrc
 
 IMAGE       ?= demoapp:dev
+export DEMOAPP_IMAGE := $(IMAGE)
 PYTEST_ARGS ?=
 
 .PHONY: help venv docker-engine base-image image provider demo crash recover down plan status \

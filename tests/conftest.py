@@ -1,0 +1,75 @@
+"""Fixtures shared by every test package: the work folder, free ports, Docker and the service image."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from docker.errors import DockerException
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.fixture(scope="session")
+def work_dir() -> Path:
+    """The project's work folder (`DEMOAPP_WORK`, default `.work/`), created if missing."""
+    path = Path(os.environ.get("DEMOAPP_WORK", REPO_ROOT / ".work")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _pick_free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[[], int]:
+    """Call it for a TCP port on 127.0.0.1 that was free a moment ago (the OS picks it).
+
+    A factory, so fixtures of any scope can take ports: `port = free_port()`.
+    """
+    return _pick_free_port
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """A client of the local Docker engine.
+
+    Without an engine the test is skipped on a developer's machine, but fails in CI, where the Docker
+    tests must run.
+    """
+    try:
+        client = docker.from_env()
+        client.ping()
+    except DockerException as error:
+        message = f"no Docker engine answers ({error}); start one with `make docker-engine`"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def service_image(docker_client: docker.DockerClient) -> str:
+    """The demo service image (`DEMOAPP_IMAGE`, default demoapp:dev), built if missing or stale.
+
+    The build scripts skip all work when the image already matches the sources, as after `make image`.
+    """
+    image = os.environ.get("DEMOAPP_IMAGE", "demoapp:dev")
+    env = {**os.environ, "DEMOAPP_PYTHON": sys.executable}
+    for script in (["scripts/ensure-base-image.sh"], ["scripts/build-image.sh", image]):
+        result = subprocess.run(script, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            pytest.fail(f"{script[0]} failed:\n{result.stderr[-3000:]}")
+    return image
