@@ -131,7 +131,7 @@ def test_invalid_json_is_a_plan_time_diagnostic_on_data(terraform: Terraform, se
     code, output = terraform.plan_exit_code()
     assert code == 1
     assert "Error: Invalid JSON in data" in output
-    assert 'with demoapp_display.board,' in output and "data = " in output, "diagnostic points at data"
+    assert "with demoapp_display.board," in output and "data = " in output, "diagnostic points at data"
     assert "Plugin error" not in output
 
 
@@ -152,9 +152,9 @@ def test_dead_endpoint_gives_one_clear_diagnostic_per_operation(terraform: Terra
     terraform.write(REQUIRED_PROVIDERS)
     terraform.init()
     # Creates fail at apply, each on its own; a data source read fails the plan.
-    errors_of(
-        'resource "demoapp_item" "a" {\n  name = "a"\n}\nresource "demoapp_display" "d" {\n  data = "{}"\n}\n', 2
-    )
+    two_creates = 'resource "demoapp_item" "a" {\n  name = "a"\n}\n'
+    two_creates += 'resource "demoapp_display" "d" {\n  data = "{}"\n}\n'
+    errors_of(two_creates, 2)
     errors_of('data "demoapp_system" "s" {}\n', 1)
 
 

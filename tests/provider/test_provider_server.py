@@ -1,0 +1,90 @@
+"""The gRPC server: parallelism above tf's hard-coded 10 workers, the handshake, errors as diagnostics."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from pathlib import Path
+
+import pytest
+from barrier_provider import ADDRESS as BARRIER_ADDRESS
+from provider_testing import Terraform, install_mirror
+from tf.gen import tfplugin_pb2 as pb
+
+from provider import ADDRESS, VERSION, install_launcher, write_cli_config
+from provider._server import DEFAULT_WORKERS, WORKERS_ENV, _diagnosing, worker_count
+
+BARRIER_CONFIG = """
+terraform {
+  required_providers {
+    barrier = { source = "demoapp/barrier", version = "0.0.1" }
+  }
+}
+
+provider "barrier" {
+  parties = 20
+}
+
+resource "barrier_wait" "all" {
+  count = 20
+}
+"""
+
+
+@pytest.fixture
+def barrier_terraform(tmp_path: Path) -> Terraform:
+    work = tmp_path / "work"
+    install_launcher(work / "mirror", BARRIER_ADDRESS, "0.0.1", "tests.provider.barrier_provider")
+    env = install_mirror(work)
+    write_cli_config(work, [ADDRESS, BARRIER_ADDRESS])
+    terraform = Terraform(tmp_path / "config", env)
+    terraform.write(BARRIER_CONFIG)
+    terraform.init()
+    return terraform
+
+
+@pytest.mark.terraform
+def test_parallelism_above_ten_really_runs_in_parallel(barrier_terraform: Terraform) -> None:
+    result = barrier_terraform.apply("-parallelism=30")
+    assert "Resources: 20 added" in result.stdout
+
+
+@pytest.mark.terraform
+def test_ten_workers_cannot_pass_a_barrier_of_twenty(barrier_terraform: Terraform) -> None:
+    """The control: with tf's old limit the same apply fails, so the test above can fail."""
+    limited = Terraform(barrier_terraform.workdir, {**barrier_terraform.env, WORKERS_ENV: "10"})
+    result = limited.apply("-parallelism=30", check=False)
+    assert result.returncode == 1 and "Barrier broken" in result.stderr
+
+
+def test_worker_count_setting() -> None:
+    assert worker_count({}) == DEFAULT_WORKERS >= 64
+    assert worker_count({WORKERS_ENV: "128"}) == 128
+    for bad in ("0", "many", "100000"):
+        with pytest.raises(ValueError, match=WORKERS_ENV):
+            worker_count({WORKERS_ENV: bad})
+
+
+def test_escaping_exception_becomes_error_diagnostic() -> None:
+    def broken(request: object, context: object) -> object:
+        raise OSError("disk on fire")
+
+    response = _diagnosing("ReadResource", broken)(pb.ReadResource.Request(), None)
+    assert isinstance(response, pb.ReadResource.Response)
+    [diagnostic] = response.diagnostics
+    assert diagnostic.severity == pb.Diagnostic.ERROR and "OSError: disk on fire" in diagnostic.detail
+
+
+def test_launcher_prints_go_plugin_handshake(tmp_path: Path) -> None:
+    launcher = install_launcher(tmp_path / "mirror", ADDRESS, VERSION, "provider")
+    process = subprocess.Popen([str(launcher)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+    finally:
+        process.kill()
+        process.wait()
+    core, protocol, network, address, transport, cert = line.split("|")
+    assert (core, protocol, network, transport) == ("1", "6", "unix", "grpc")
+    assert address.endswith(".sock")
+    assert base64.b64decode(cert + "=" * (-len(cert) % 4))[:1] == b"\x30", "a DER certificate"
