@@ -103,7 +103,7 @@ class DemoappItem(TerraformResource):
         name: str,
         description: str | None = None,
         provider: DemoappProvider,
-        count: TerraformCount | None = None,
+        count: int | TerraformCount | None = None,
     ) -> None:
         super().__init__(
             scope,

@@ -1,0 +1,261 @@
+"""The baseline demo's life cycle: up, status, crash, recover, plan, down, and checking what the page shows.
+
+Settings of the last `up` are kept in `<work>/baseline/settings.json`, so `crash`, `recover`, `status` and
+`down` act on the same port, container and backend without repeating the flags.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from examples.baseline import BaselineSettings, synthesize
+from examples.harness import _docker, _providers
+from examples.harness._errors import HarnessError
+from examples.harness._progress import step
+from examples.harness._terraform import PlanResult, Terraform
+
+HTTP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The demo's files inside the work folder."""
+
+    root: Path
+
+    @property
+    def baseline(self) -> Path:
+        return self.root / "baseline"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.baseline / "settings.json"
+
+    @property
+    def image_tarball(self) -> Path:
+        return self.root / "image.tar"
+
+    def config_folder(self, source: _providers.Source) -> Path:
+        return self.baseline / source.folder
+
+    def save(self, settings: BaselineSettings, source: _providers.Source) -> None:
+        self.baseline.mkdir(parents=True, exist_ok=True)
+        document = {**settings.to_json(), "providers": source.name}
+        self.settings_file.write_text(json.dumps(document, indent=2) + "\n")
+
+    def load(self) -> tuple[BaselineSettings, _providers.Source]:
+        try:
+            document = json.loads(self.settings_file.read_text())
+        except FileNotFoundError:
+            raise HarnessError(f"no demo was started in {self.root}", "start it with `make demo`") from None
+        except json.JSONDecodeError as exc:
+            raise HarnessError(
+                f"{self.settings_file} is not valid JSON ({exc})", "run `make demo` again"
+            ) from exc
+        source = _providers.Source[document.pop("providers", "STANDINS")]
+        return BaselineSettings.from_json(document), source
+
+
+@dataclass
+class Verification:
+    """What the live service shows, compared with Terraform's state."""
+
+    display_matches: bool = False
+    display_captured_at: str | None = None
+    items_in_state: int = 0
+    items_missing: list[str] = field(default_factory=list)
+    items_extra: list[str] = field(default_factory=list)
+    page_ok: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.display_matches and not self.items_missing and not self.items_extra and self.page_ok
+
+    def problems(self) -> list[str]:
+        found = []
+        if not self.display_matches:
+            found.append("the display differs from the payload in state")
+        if self.items_missing:
+            found.append(f"items missing from the service: {', '.join(self.items_missing)}")
+        if self.items_extra:
+            found.append(f"items on the service that state does not know: {', '.join(self.items_extra)}")
+        if not self.page_ok:
+            found.append("the page did not load")
+        return found
+
+
+def prefer_for(source: _providers.Source) -> str:
+    return "standins" if source is _providers.Source.STANDINS else "real"
+
+
+class Demo:
+    """One baseline demo in a work folder."""
+
+    def __init__(self, work: Path, console: Console) -> None:
+        self.workspace = Workspace(work.resolve())
+        self.console = console
+
+    # -- set-up ---------------------------------------------------------------------------------------
+    def _choose_providers(self, prefer: str) -> _providers.Choice:
+        try:
+            choice = _providers.choose(self.workspace.root, prefer)
+        except LookupError as exc:
+            raise HarnessError(
+                str(exc), "run `demoapp mirror` once while online, or use --providers auto"
+            ) from exc
+        except ImportError as exc:
+            raise HarnessError(
+                f"the offline stand-ins cannot be loaded ({exc})", "check examples/standins"
+            ) from exc
+        if choice.is_standin:
+            self.console.print(
+                f"[bold yellow]Using OFFLINE STAND-INS[/] for kreuzwerker/docker, hashicorp/time and "
+                f"hashicorp/http ({choice.reason}). Run `demoapp mirror` while online to use the real ones."
+            )
+        else:
+            self.console.print(f"Providers: {choice.source.value} ({choice.reason}).")
+        return choice
+
+    def _terraform(self, settings: BaselineSettings, choice: _providers.Choice, *, synth: bool) -> Terraform:
+        folder = self.workspace.config_folder(choice.source)
+        if synth or not (folder / "cdk.tf.json").is_file():
+            with step(self.console, "synthesizing the baseline (cdktf)"):
+                synthesize(settings, folder)
+        try:
+            terraform = Terraform(folder, choice.cli_config)
+        except FileNotFoundError as exc:
+            raise HarnessError(
+                "terraform is not on PATH", "install terraform >= 1.5 (see `demoapp doctor`)"
+            ) from exc
+        with step(self.console, "terraform init"):
+            terraform.init()
+        return terraform
+
+    def _resume(self) -> tuple[BaselineSettings, Terraform]:
+        settings, source = self.workspace.load()
+        choice = self._choose_providers(prefer_for(source))
+        return settings, self._terraform(settings, choice, synth=False)
+
+    # -- commands -------------------------------------------------------------------------------------
+    def up(self, settings: BaselineSettings, prefer: str) -> Verification:
+        engine = _docker.client()
+        found = _docker.ensure_image(engine, settings.image, self.workspace.image_tarball)
+        self.console.print(f"Image {settings.image}: {found}.")
+        choice = self._choose_providers(prefer)
+        self.workspace.save(settings, choice.source)
+        terraform = self._terraform(settings, choice, synth=True)
+        with step(self.console, "terraform apply") as on_event:
+            run = terraform.apply(on_event=on_event)
+        self.console.print(f"Applied in {run.seconds:.1f}s: {run.change_summary}.")
+        return self.verify(settings, terraform)
+
+    def recover(self) -> tuple[Verification, PlanResult]:
+        settings, terraform = self._resume()
+        with step(self.console, "terraform apply (recover)") as on_event:
+            run = terraform.apply(on_event=on_event)
+        self.console.print(f"Applied in {run.seconds:.1f}s: {run.change_summary}.")
+        verification = self.verify(settings, terraform)
+        with step(self.console, "terraform plan (should be clean)"):
+            plan = terraform.plan()
+        return verification, plan
+
+    def plan(self) -> PlanResult:
+        _, terraform = self._resume()
+        with step(self.console, "terraform plan") as on_event:
+            return terraform.plan(on_event=on_event)
+
+    def crash(self, *, restart: bool) -> str:
+        settings, _ = self.workspace.load()
+        return _docker.crash(_docker.client(), settings.container_name, restart=restart)
+
+    def down(self) -> list[str]:
+        """Destroy everything; returns the problems left behind (none when clean)."""
+        settings, terraform = self._resume()
+        with step(self.console, "terraform destroy") as on_event:
+            run = terraform.destroy(on_event=on_event)
+        self.console.print(f"Destroyed in {run.seconds:.1f}s.")
+        problems = []
+        leftover = _docker.containers_named(_docker.client(), settings.container_name)
+        if leftover:
+            problems.append(f"container {settings.container_name} still exists")
+        in_state = terraform.state_list()
+        if in_state:
+            problems.append(f"state still holds {', '.join(in_state)}")
+        return problems
+
+    def status(self) -> dict[str, Any]:
+        settings, terraform = self._resume()
+        report: dict[str, Any] = {"url": settings.app_url, "backend": settings.backend}
+        container = _docker.find_container(_docker.client(), settings.container_name)
+        report["container"] = "absent" if container is None else _docker.health(container)
+        try:
+            health = httpx.get(f"{settings.app_url}/health", timeout=HTTP_TIMEOUT)
+            report["health"] = f"{health.status_code} {health.json().get('status')}"
+            verification = self.verify(settings, terraform, quiet=True)
+            report["items"] = f"{verification.items_in_state - len(verification.items_missing)} of " + str(
+                verification.items_in_state
+            )
+            report["display matches state"] = verification.display_matches
+        except (httpx.HTTPError, ValueError) as exc:
+            report["health"] = f"unreachable ({type(exc).__name__})"
+        with step(self.console, "terraform plan (drift)"):
+            plan = terraform.plan()
+        report["drift"] = "none" if not plan.has_changes else ", ".join(f"{a} ({c})" for a, c in plan.planned)
+        return report
+
+    # -- checks ---------------------------------------------------------------------------------------
+    def verify(
+        self, settings: BaselineSettings, terraform: Terraform, *, quiet: bool = False
+    ) -> Verification:
+        """Compare the live service (display, items, page) with the state Terraform holds."""
+        resources = terraform.state_resources()
+        display_state = next((r["values"] for r in resources if r["type"] == "demoapp_display"), None)
+        items_state = {
+            r["values"]["id"]: r["values"]["name"] for r in resources if r["type"] == "demoapp_item"
+        }
+        result = Verification(items_in_state=len(items_state))
+        try:
+            with httpx.Client(base_url=settings.app_url, timeout=HTTP_TIMEOUT) as http:
+                display = http.get("/api/display")
+                live_items = {str(item["id"]): item["name"] for item in http.get("/api/items").json()}
+                result.page_ok = http.get("/").status_code == 200
+        except (httpx.HTTPError, ValueError) as exc:
+            raise HarnessError(
+                f"the service at {settings.app_url} does not answer ({type(exc).__name__}: {exc})",
+                "see `demoapp status`; `make recover` brings it back",
+            ) from exc
+        if display_state is not None:
+            result.display_matches = (
+                display.status_code == 200 and display.content == display_state["data"].encode()
+            )
+            try:
+                result.display_captured_at = json.loads(display_state["data"]).get("captured_at")
+            except (ValueError, AttributeError):
+                result.display_captured_at = None
+        result.items_missing = sorted(
+            f"{item_id} ({name})" for item_id, name in items_state.items() if live_items.get(item_id) != name
+        )
+        result.items_extra = sorted(
+            f"{item_id} ({name})" for item_id, name in live_items.items() if item_id not in items_state
+        )
+        if not quiet:
+            self._print_verification(settings, result)
+        return result
+
+    def _print_verification(self, settings: BaselineSettings, result: Verification) -> None:
+        mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
+        self.console.print(
+            f"{mark} {settings.app_url}: display "
+            f"{'restored from state' if result.display_matches else 'DIFFERS from state'} "
+            f"(captured_at {result.display_captured_at}), "
+            f"{result.items_in_state - len(result.items_missing)}/{result.items_in_state} items, "
+            f"page {'loads' if result.page_ok else 'FAILS'}"
+        )
+        for problem in result.problems():
+            self.console.print(f"  [red]•[/] {problem}")
