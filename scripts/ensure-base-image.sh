@@ -19,6 +19,7 @@ fallback="${DEMOAPP_FALLBACK_BASE:-demoapp-base:bookworm}"
 # What goes into the offline base: the interpreter, venv (for the image's build stage), CA
 # certificates, and passwd so the Dockerfile can create its non-root user the same way on either base.
 # The essential variant (no apt) and the merged-usr hook (no usrmerge, which drags in perl) keep it small.
+# shellcheck disable=SC2054,SC2016  # commas are inside --include; "$1" is expanded by mmdebstrap's hook
 mmdebstrap_args=(
   --variant=essential
   --include=python3,python3-venv,ca-certificates,passwd

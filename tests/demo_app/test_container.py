@@ -42,13 +42,8 @@ def host_port(free_port: Callable[[], int]) -> int:
 @pytest.fixture(scope="module")
 def service(service_image: str, host_port: int) -> Iterator[DockerContainer]:
     container = DockerContainer(
-        service_image,
-        read_only=True,
-        tmpfs={"/tmp": "rw,nosuid,nodev,size=256m"},
-        cap_drop=["ALL"],
-        security_opt=["no-new-privileges"],
-        labels={"demoapp.test": "test_container"},
-    )
+        service_image, read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"]
+    ).with_tmpfs_mount("/tmp")
     # testcontainers' with_bind_ports() cannot name the host address; docker-py takes (ip, port) here.
     container.ports[f"{CONTAINER_PORT}/tcp"] = ("127.0.0.1", host_port)  # type: ignore[assignment]
     container.start()
@@ -142,7 +137,7 @@ def test_system_reports_the_container(service: DockerContainer, base_url: str) -
 
 
 def test_sigterm_stops_the_service_gracefully(service_image: str, free_port: Callable[[], int]) -> None:
-    container = DockerContainer(service_image, read_only=True, tmpfs={"/tmp": "rw,size=64m"})
+    container = DockerContainer(service_image, read_only=True).with_tmpfs_mount("/tmp")
     container.ports[f"{CONTAINER_PORT}/tcp"] = ("127.0.0.1", free_port())  # type: ignore[assignment]
     container.start()
     try:
