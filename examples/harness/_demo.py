@@ -21,6 +21,7 @@ from examples.harness._progress import step
 from examples.harness._terraform import PlanResult, Terraform
 
 HTTP_TIMEOUT = 10.0
+CONTAINER_ADDRESS = "docker_container.container"
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,31 @@ class Demo:
         choice = self._choose_providers(prefer_for(source))
         return settings, self._terraform(settings, choice, synth=False)
 
+    def _revive_container_if_down(self, settings: BaselineSettings, terraform: Terraform) -> None:
+        """After a crash, bring the container back with a targeted apply first.
+
+        While the service is down, the provider cannot refresh the items and the display (connection
+        refused), so a plain apply or destroy fails at refresh. Once the container runs again (empty), the
+        provider sees the items gone (404) and the display differing, and one apply restores them.
+        """
+        if CONTAINER_ADDRESS not in terraform.state_list():
+            return
+        container = _docker.find_container(_docker.client(), settings.container_name)
+        if container is not None and container.status == "running":
+            return
+        self.console.print(
+            f"The container {settings.container_name} is down: bringing it back first "
+            f"(apply -target={CONTAINER_ADDRESS}), so the provider can reach the service again."
+        )
+        with step(self.console, "terraform apply (container)") as on_event:
+            terraform.apply(on_event=on_event, targets=[CONTAINER_ADDRESS])
+
+    def _apply(self, settings: BaselineSettings, terraform: Terraform, title: str) -> None:
+        self._revive_container_if_down(settings, terraform)
+        with step(self.console, title) as on_event:
+            run = terraform.apply(on_event=on_event)
+        self.console.print(f"Applied in {run.seconds:.1f}s: {run.change_summary}.")
+
     # -- commands -------------------------------------------------------------------------------------
     def up(self, settings: BaselineSettings, prefer: str) -> Verification:
         engine = _docker.client()
@@ -150,16 +176,12 @@ class Demo:
         choice = self._choose_providers(prefer)
         self.workspace.save(settings, choice.source)
         terraform = self._terraform(settings, choice, synth=True)
-        with step(self.console, "terraform apply") as on_event:
-            run = terraform.apply(on_event=on_event)
-        self.console.print(f"Applied in {run.seconds:.1f}s: {run.change_summary}.")
+        self._apply(settings, terraform, "terraform apply")
         return self.verify(settings, terraform)
 
     def recover(self) -> tuple[Verification, PlanResult]:
         settings, terraform = self._resume()
-        with step(self.console, "terraform apply (recover)") as on_event:
-            run = terraform.apply(on_event=on_event)
-        self.console.print(f"Applied in {run.seconds:.1f}s: {run.change_summary}.")
+        self._apply(settings, terraform, "terraform apply (recover)")
         verification = self.verify(settings, terraform)
         with step(self.console, "terraform plan (should be clean)"):
             plan = terraform.plan()
@@ -177,6 +199,8 @@ class Demo:
     def down(self) -> list[str]:
         """Destroy everything; returns the problems left behind (none when clean)."""
         settings, terraform = self._resume()
+        # Destroy refreshes and deletes items through the service: it must be running.
+        self._revive_container_if_down(settings, terraform)
         with step(self.console, "terraform destroy") as on_event:
             run = terraform.destroy(on_event=on_event)
         self.console.print(f"Destroyed in {run.seconds:.1f}s.")
@@ -198,12 +222,16 @@ class Demo:
             health = httpx.get(f"{settings.app_url}/health", timeout=HTTP_TIMEOUT)
             report["health"] = f"{health.status_code} {health.json().get('status')}"
             verification = self.verify(settings, terraform, quiet=True)
-            report["items"] = f"{verification.items_in_state - len(verification.items_missing)} of " + str(
-                verification.items_in_state
-            )
-            report["display matches state"] = verification.display_matches
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError, HarnessError) as exc:
             report["health"] = f"unreachable ({type(exc).__name__})"
+            # The provider cannot refresh through a dead service; plan would only fail.
+            report["drift"] = "unknown while the service is down: `make recover` brings it back"
+            return report
+        present = verification.items_in_state - len(verification.items_missing)
+        report["items"] = f"{present} of {verification.items_in_state} in state"
+        if verification.items_extra:
+            report["items not in state"] = len(verification.items_extra)
+        report["display matches state"] = verification.display_matches
         with step(self.console, "terraform plan (drift)"):
             plan = terraform.plan()
         report["drift"] = "none" if not plan.has_changes else ", ".join(f"{a} ({c})" for a, c in plan.planned)

@@ -266,11 +266,13 @@ class Terraform:
         *,
         on_event: EventHandler | None = None,
         parallelism: int | None = None,
+        targets: Sequence[str] = (),
         extra_args: Sequence[str] = (),
     ) -> RunResult:
         args = ["apply", "-input=false", "-auto-approve", "-lock-timeout=30s"]
         if parallelism is not None:
             args.append(f"-parallelism={parallelism}")
+        args.extend(f"-target={target}" for target in targets)
         return self._run_json([*args, *extra_args], on_event)
 
     def destroy(self, *, on_event: EventHandler | None = None, parallelism: int | None = None) -> RunResult:

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from examples.baseline import BaselineSettings, SettingsError
-from examples.harness import _doctor, _mirror
+from examples.harness import _doctor, _mirror, stress
 from examples.harness._demo import Demo, Verification
 from examples.harness._errors import HarnessError
 from examples.harness._terraform import TerraformError
@@ -189,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     mirror = commands.add_parser("mirror", help="while online: mirror the real providers, save the image")
     _add_settings_options(mirror)
     mirror.set_defaults(handler=cmd_mirror)
+    stress.add_parser(commands)
     return parser
 
 
