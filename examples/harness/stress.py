@@ -32,7 +32,6 @@ from rich.table import Table
 
 from examples.harness._errors import HarnessError
 from examples.harness._stress_metrics import MetricsSnapshot
-from examples.harness._stress_plot import plot
 from examples.harness._stress_results import (
     BASELINE_ENGINE,
     Failure,
@@ -441,6 +440,8 @@ def report(runs: Sequence[StressRun], options: StressOptions, out: Path, console
     folder = out / stamp
     settings = {**options.to_json(), "finished_at": stamp, "cpus": os.cpu_count()}
     json_path, csv_path = write_results(folder, runs, settings, advice)
+    from examples.harness._stress_plot import plot  # matplotlib: only paid for by a finished sweep
+
     title = f"{options.items} items, provider workers {options.workers}, " + settings["service"]
     png_path = plot(groups, folder / "stress.png", f"demoapp stress: {title}")
     console.print(f"Results: {json_path}, {csv_path}, {png_path}")
@@ -488,7 +489,10 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     """Register `stress` on the harness CLI's subparsers."""
     defaults = StressOptions()
     parser: argparse.ArgumentParser = commands.add_parser(
-        "stress", help="parallel-apply stress sweep across store engines, with a tuner"
+        "stress",
+        help="parallel-apply stress sweep across store engines, with a tuner",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--items",
