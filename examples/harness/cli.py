@@ -1,4 +1,5 @@
-"""`demoapp`: run the baseline demo on stage: up, status, crash, recover, plan, down, doctor, mirror.
+"""`demoapp`: run the baseline demo on stage (up, status, crash, recover, plan, down, doctor, mirror),
+and the parallel-apply stress sweep (stress).
 
 Errors print one message and a hint and exit non-zero; set DEMOAPP_DEBUG=1 to see a traceback.
 """
