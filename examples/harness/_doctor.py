@@ -95,7 +95,7 @@ def _provider_checks(work: Path) -> list[Check]:
         checks.append(Check("docker/time/http providers", True, "real, from registry.terraform.io"))
     else:
         try:
-            from examples.standins import install_standins  # noqa: F401  (only whether it loads)
+            from examples.standins import install  # noqa: F401  (only whether it loads)
         except ImportError as exc:
             checks.append(
                 Check("docker/time/http providers", False, f"no registry, no mirror, stand-ins broken: {exc}")
