@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tf.iface import Provider
 
 
 def main() -> None:
-    from provider._provider import DemoappProvider
     from provider._server import serve, worker_count
 
     try:
@@ -15,7 +18,13 @@ def main() -> None:
     except ValueError as exc:
         print(f"terraform-provider-demoapp: {exc}", file=sys.stderr)
         sys.exit(2)
-    serve(DemoappProvider(max_connections=workers), workers=workers)
+
+    def make_provider() -> Provider:
+        from provider._provider import DemoappProvider
+
+        return DemoappProvider(max_connections=workers)
+
+    serve(make_provider, workers=workers)
 
 
 if __name__ == "__main__":

@@ -13,18 +13,17 @@ import base64
 import contextlib
 import json
 import os
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 VALIDITY_SECONDS = 30 * 24 * 3600
 # Renew well before expiry so that a provider never starts with a certificate about to lapse.
 RENEW_BEFORE_SECONDS = 24 * 3600
 
 
-@dataclass(frozen=True)
-class Certificate:
+# A NamedTuple rather than a dataclass: this module is on every provider's start-up path.
+class Certificate(NamedTuple):
     key_pem: bytes
     cert_pem: bytes
     cert_der: bytes
@@ -103,6 +102,8 @@ def _generate(now: float) -> Certificate:
 
 
 def _store(path: Path, certificate: Certificate) -> None:
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "key_pem": certificate.key_pem.decode(),

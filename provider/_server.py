@@ -11,6 +11,7 @@ Differences from `tf.runner.run_provider`, each for a measured reason:
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import signal
 import sys
@@ -20,12 +21,14 @@ import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from provider._certificate import ensure_certificate
 
 if TYPE_CHECKING:
     from tf.iface import Provider
+    from tf.provider import ProviderServicer
 
 WORKERS_ENV = "DEMOAPP_PROVIDER_WORKERS"
 DEFAULT_WORKERS = 64
@@ -73,19 +76,54 @@ def _diagnosing(method_name: str, handler: Callable[..., Any]) -> Callable[..., 
     return wrapper
 
 
-def _provider_servicer(provider: Provider) -> Any:
-    from tf.gen import tfplugin_pb2_grpc as rpc
-    from tf.provider import ProviderServicer
+class _DeferredServicer:
+    """tf's ProviderServicer, built on first use (thread-safe).
 
-    servicer = ProviderServicer(provider)
-    for name, member in vars(rpc.ProviderServicer).items():
-        if callable(member) and not name.startswith("_"):
-            setattr(servicer, name, _diagnosing(name, getattr(servicer, name)))
-    return servicer
+    Building it imports `tf.provider`, the schemas and the resources: tens of milliseconds that would
+    otherwise delay the handshake. `serve` builds it right after printing the handshake, so the imports
+    overlap Terraform's connection set-up instead of adding to it.
+    """
+
+    def __init__(
+        self, make_provider: Callable[[], Provider], servicer_class: type[ProviderServicer] | None = None
+    ):
+        self._make_provider = make_provider
+        self._servicer_class = servicer_class
+        self._lock = threading.Lock()
+        self._servicer: Any = None
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._servicer is None:
+                from tf.provider import ProviderServicer
+
+                servicer_class = self._servicer_class or ProviderServicer
+                self._servicer = servicer_class(self._make_provider())
+            return self._servicer
+
+    def handlers(self) -> SimpleNamespace:
+        """One handler per tfplugin6 method, each forwarding to the built servicer."""
+        from tf.gen import tfplugin_pb2_grpc as rpc
+
+        def forward(name: str) -> Callable[[Any, Any], Any]:
+            return lambda request, context: getattr(self.get(), name)(request, context)
+
+        names = [name for name, member in vars(rpc.ProviderServicer).items() if callable(member)]
+        return SimpleNamespace(**{name: _diagnosing(name, forward(name)) for name in names if name[0] != "_"})
 
 
-def serve(provider: Provider, workers: int = DEFAULT_WORKERS, home: Path | None = None) -> None:
-    """Run `provider` until Terraform shuts it down. Prints go-plugin's handshake line on stdout."""
+def serve(
+    provider: Provider | Callable[[], Provider],
+    workers: int = DEFAULT_WORKERS,
+    home: Path | None = None,
+    servicer_class: type[ProviderServicer] | None = None,
+) -> None:
+    """Serve a provider until Terraform shuts it down. Prints go-plugin's handshake line on stdout.
+
+    `provider` is the provider, or better a callable making it (e.g. its class): it is then called
+    after the handshake, so importing the resources does not delay it.
+    `servicer_class` (a `tf.provider.ProviderServicer` subclass) lets a provider adjust what `tf` answers.
+    """
     import grpc
     from tf.gen import grpc_controller_pb2 as controller_pb
     from tf.gen import grpc_controller_pb2_grpc as controller_rpc
@@ -109,7 +147,9 @@ def serve(provider: Provider, workers: int = DEFAULT_WORKERS, home: Path | None 
 
     certificate = ensure_certificate(home or Path.home())
     server = grpc.server(thread_pool=ThreadPoolExecutor(max_workers=workers))
-    rpc.add_ProviderServicer_to_server(_provider_servicer(provider), server)
+    make_provider = provider if callable(provider) else lambda: provider
+    deferred = _DeferredServicer(make_provider, servicer_class)
+    rpc.add_ProviderServicer_to_server(deferred.handlers(), server)
     controller_rpc.add_GRPCControllerServicer_to_server(Controller(), server)
     stdio_rpc.add_GRPCStdioServicer_to_server(Stdio(), server)
 
@@ -121,6 +161,8 @@ def serve(provider: Provider, workers: int = DEFAULT_WORKERS, home: Path | None 
         server_cert = base64.b64encode(certificate.cert_der).decode().rstrip("=")
         handshake = f"{_CORE_PROTOCOL}|{_PLUGIN_PROTOCOL}|unix|{socket_path}|grpc|{server_cert}"
         print(handshake, flush=True)
+        with contextlib.suppress(Exception):  # a failure is reported as a diagnostic on the first call
+            deferred.get()
         shutdown_requested.wait()
         # A short grace lets the Shutdown answer reach go-plugin before the socket goes away.
         server.stop(grace=0.2).wait()

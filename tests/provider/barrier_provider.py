@@ -102,4 +102,4 @@ class WaitResource(Resource):
 
 
 if __name__ == "__main__":
-    serve(BarrierProvider(), workers=worker_count(os.environ))
+    serve(BarrierProvider, workers=worker_count(os.environ))

@@ -4,7 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from provider_testing import DemoService, Terraform, install_mirror
+
+from provider.acceptance import DemoService, Terraform, install_mirror
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ import json
 import re
 
 import pytest
-from provider_testing import REQUIRED_PROVIDERS, DemoService, Terraform, free_port, provider_block
+
+from provider.acceptance import REQUIRED_PROVIDERS, DemoService, Terraform, free_port, provider_block
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from provider_testing import REQUIRED_PROVIDERS, DemoService, Terraform
 
+from provider.acceptance import REQUIRED_PROVIDERS, DemoService, Terraform
 from provider.docs import DOCS, PAGES, main, stale_pages
 
 

@@ -10,10 +10,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from provider_testing import REQUIRED_PROVIDERS, Terraform, install_mirror
 
 from provider import ADDRESS, VERSION, install_launcher, write_cli_config
 from provider._certificate import RENEW_BEFORE_SECONDS, cache_path, ensure_certificate
+from provider.acceptance import REQUIRED_PROVIDERS, Terraform, install_mirror
 from provider.install import main
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from barrier_provider import ADDRESS as BARRIER_ADDRESS
-from provider_testing import Terraform, install_mirror
 from tf.gen import tfplugin_pb2 as pb
 
 from provider import ADDRESS, VERSION, install_launcher, write_cli_config
 from provider._server import DEFAULT_WORKERS, WORKERS_ENV, _diagnosing, worker_count
+from provider.acceptance import Terraform, install_mirror
 
 BARRIER_CONFIG = """
 terraform {

@@ -1,4 +1,8 @@
-"""Helpers for the provider's acceptance tests: a live demo service and a real terraform."""
+"""Acceptance-test helpers: a live demo service process and the real terraform, wired to our provider.
+
+Used by tests/provider, the provider benchmark (bench/provider.py) and anyone who wants to run
+the provider end to end. Never imported by the plugin itself.
+"""
 
 from __future__ import annotations
 
@@ -66,12 +70,15 @@ class DemoService:
     def start(self, timeout: float = 30.0) -> None:
         template = os.environ.get(SERVICE_COMMAND_ENV, DEFAULT_SERVICE_COMMAND)
         command = shlex.split(template.format(port=self.port))
-        log = (self.log_dir / f"service-{self.port}.log").open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log = self.log_dir / f"service-{self.port}.log"
+        with log.open("ab") as output:
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"service exited with {self.process.returncode}: see {log.name}")
+                raise RuntimeError(f"service exited with {self.process.returncode}: see {log}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return
@@ -79,7 +86,7 @@ class DemoService:
                 pass
             time.sleep(0.1)
         self.kill()
-        raise RuntimeError(f"service did not become healthy within {timeout} s: see {log.name}")
+        raise RuntimeError(f"service did not become healthy within {timeout} s: see {log}")
 
     def kill(self) -> None:
         """SIGKILL, like a crash: nothing is flushed."""
