@@ -10,6 +10,7 @@ The demoapp provider has no prebuilt bindings, so its provider and resources are
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 # Must be set before jsii starts its node process, i.e. before the first cdktf import.
@@ -18,6 +19,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from cdktf import (
     App,
     Fn,
+    ITerraformDependable,
     LocalBackend,
     PgBackend,
     TerraformCount,
@@ -104,6 +106,7 @@ class DemoappItem(TerraformResource):
         description: str | None = None,
         provider: DemoappProvider,
         count: int | TerraformCount | None = None,
+        depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(
             scope,
@@ -112,6 +115,7 @@ class DemoappItem(TerraformResource):
             terraform_generator_metadata=_DEMOAPP_METADATA,
             provider=provider,
             count=count,
+            depends_on=depends_on,
         )
         self._name = name
         self._description = description

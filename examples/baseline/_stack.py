@@ -114,6 +114,8 @@ class BaselineStack(TerraformStack):
             description="Created by the baseline demo",
             provider=demoapp,
             count=settings.items,
+            # Created once the service answers, not raced against the container's start.
+            depends_on=[settle],
         )
 
         TerraformOutput(self, "app_url", value=settings.app_url, description="The demo page")

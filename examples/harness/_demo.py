@@ -280,7 +280,7 @@ class Demo:
         mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
         self.console.print(
             f"{mark} {settings.app_url}: display "
-            f"{'restored from state' if result.display_matches else 'DIFFERS from state'} "
+            f"{'matches state' if result.display_matches else 'DIFFERS from state'} "
             f"(captured_at {result.display_captured_at}), "
             f"{result.items_in_state - len(result.items_missing)}/{result.items_in_state} items, "
             f"page {'loads' if result.page_ok else 'FAILS'}"

@@ -64,6 +64,7 @@ def test_items_use_count(config: dict[str, Any]) -> None:
     item = config["resource"]["demoapp_item"]["item"]
     assert item["count"] == 5
     assert "${count.index + 1}" in item["name"]
+    assert item["depends_on"] == ["time_sleep.settle"]
 
 
 def test_outputs_and_providers(config: dict[str, Any]) -> None:
