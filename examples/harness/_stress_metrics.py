@@ -69,8 +69,8 @@ class MetricsSnapshot:
 def histogram_quantile(quantile: float, buckets: Mapping[float, float]) -> float | None:
     """The `quantile` (0..1) of a histogram given as cumulative counts by upper bound (`+Inf` included).
 
-    None when the histogram is empty or absent (no buckets). A rank falling in the `+Inf` bucket gives the highest finite bound,
-    as in Prometheus: the histogram cannot tell more.
+    None when the histogram is empty or absent (no buckets). A rank falling in the `+Inf` bucket gives the
+    highest finite bound, as in Prometheus: the histogram cannot tell more.
     """
     if not 0.0 <= quantile <= 1.0:
         raise ValueError(f"quantile must be between 0 and 1, got {quantile}")

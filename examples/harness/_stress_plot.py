@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on a stage laptop's CI or over SSH
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from examples.harness._stress_results import BASELINE_ENGINE, Group
 
@@ -41,7 +42,8 @@ def plot(groups: Sequence[Group], path: Path, title: str) -> Path:
         axis.set_xlabel("terraform -parallelism")
         axis.grid(True, which="both", alpha=0.3)
     failures_axis.set_ylabel("failed resources (worst repeat)")
-    failures_axis.set_ylim(bottom=0)
+    failures_axis.set_ylim(bottom=0, top=max(1, *(group.failed for group in groups)) * 1.1)
+    failures_axis.yaxis.set_major_locator(MaxNLocator(integer=True))
     failures_axis.set_title("Failures")
     throughput_axis.set_ylabel("resources created per second (median)")
     throughput_axis.set_ylim(bottom=0)

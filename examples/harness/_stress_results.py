@@ -42,6 +42,9 @@ class StressRun:
     wall_seconds: float
     created: int
     failures: list[Failure] = field(default_factory=list)
+    # From the first resource started to the last finished: the creates, without terraform's start-up
+    # and plan (which the wall time includes).
+    apply_phase_seconds: float | None = None
     create_p50_seconds: float | None = None
     create_p99_seconds: float | None = None
     server_writes: int | None = None
@@ -331,6 +334,7 @@ CSV_COLUMNS = (
     "failed",
     "wall_seconds",
     "resources_per_second",
+    "apply_phase_seconds",
     "create_p50_seconds",
     "create_p99_seconds",
     "server_writes",

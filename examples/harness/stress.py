@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -136,6 +137,7 @@ class ApplyObserver:
     durations: dict[str, float] = field(default_factory=dict)
     errored: list[str] = field(default_factory=list)
     errors: dict[str | None, list[str]] = field(default_factory=dict)
+    last_finished: float | None = None
 
     def __call__(self, event: Event) -> None:
         if event.type == "apply_start" and event.address:
@@ -143,9 +145,11 @@ class ApplyObserver:
         elif event.type == "apply_complete" and event.address:
             if event.action == "create" and event.address in self.started:
                 self.durations[event.address] = _timestamp(event) - self.started[event.address]
+            self.last_finished = _timestamp(event)
             self.on_resource_done()
         elif event.type == "apply_errored" and event.address:
             self.errored.append(event.address)
+            self.last_finished = _timestamp(event)
             self.on_resource_done()
         elif event.type == "diagnostic" and event.raw.get("diagnostic", {}).get("severity") == "error":
             diagnostic = event.raw["diagnostic"]
@@ -155,6 +159,12 @@ class ApplyObserver:
     @property
     def created(self) -> int:
         return len(self.durations)
+
+    @property
+    def apply_phase_seconds(self) -> float | None:
+        if not self.started or self.last_finished is None:
+            return None
+        return self.last_finished - min(self.started.values())
 
     def failures(self, resources: int) -> list[Failure]:
         """One failure per resource that errored; an apply that failed before any resource (a provider
@@ -296,6 +306,7 @@ class Sweep:
             wall_seconds=wall,
             created=observer.created,
             failures=observer.failures(self.options.items),
+            apply_phase_seconds=observer.apply_phase_seconds,
             create_p50_seconds=observer.create_quantile(0.5),
             create_p99_seconds=observer.create_quantile(0.99),
         )
@@ -349,6 +360,7 @@ class Sweep:
                 wall_seconds=wall,
                 created=observer.created,
                 failures=observer.failures(resources),
+                apply_phase_seconds=observer.apply_phase_seconds,
                 create_p50_seconds=observer.create_quantile(0.5),
                 create_p99_seconds=observer.create_quantile(0.99),
                 server_writes=server_side.write_count,
@@ -383,42 +395,52 @@ def _one_line(run: StressRun) -> str:
     )
 
 
-def _fmt_seconds(value: float | None) -> str:
-    return "" if value is None else f"{value * 1000:.1f}"
+def _milliseconds(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.0f}" if value >= 0.01 else f"{value * 1000:.1f}"
+
+
+# Short headers: the table must fit an 80-column terminal on stage.
+TABLE_COLUMNS = (
+    ("engine", "engine"),
+    ("P", "terraform -parallelism"),
+    ("retr", "provider retries"),
+    ("failed", "failed resources (worst repeat)"),
+    ("apply s", "apply wall time, median"),
+    ("res/s", "resources created per second"),
+    ("x tf", "apply time / terraform_data's"),
+    ("p99 ms", "create p99 as terraform saw it"),
+    ("store ms", "server store write p50/p99"),
+    ("lock", "lock/busy errors on the server"),
+    ("ok", "state and server agree"),
+)
 
 
 def results_table(groups: Sequence[Group]) -> Table:
-    table = Table(title="demoapp stress (median over repeats; failed = worst repeat)")
-    for column in (
-        "engine",
-        "P",
-        "retries",
-        "failed",
-        "apply s",
-        "res/s",
-        "vs tf_data",
-        "create p99 ms",
-        "store p50 ms",
-        "store p99 ms",
-        "locked",
-        "state=server",
-    ):
-        table.add_column(column, justify="left" if column in ("engine", "retries") else "right")
+    legend = "; ".join(f"{short}: {meaning}" for short, meaning in TABLE_COLUMNS[1:])
+    table = Table(
+        title="demoapp stress (medians over repeats)",
+        caption=legend,
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+    )
+    for short, _meaning in TABLE_COLUMNS:
+        table.add_column(short, justify="left" if short in ("engine", "retr") else "right", no_wrap=True)
     for group in groups:
         ratio = baseline_ratio(group, groups)
         agree = {None: "", True: "[green]yes[/]", False: "[red]NO[/]"}[group.agree]
         failed = f"[red]{group.failed}[/]" if group.failed else "0"
+        store_p50, store_p99 = group.server_write_p50_seconds, group.server_write_p99_seconds
+        store = "" if store_p99 is None else f"{_milliseconds(store_p50)}/{_milliseconds(store_p99)}"
         table.add_row(
-            escape(group.engine),
+            escape("tf_data" if group.engine == BASELINE_ENGINE else group.engine),
             str(group.parallelism),
             "" if group.retries is None else str(group.retries),
             f"{failed}/{group.resources}",
             f"{group.wall_seconds:.2f}",
             f"{group.resources_per_second:.0f}",
-            "" if ratio is None else f"{ratio:.2f}x",
-            _fmt_seconds(group.create_p99_seconds),
-            _fmt_seconds(group.server_write_p50_seconds),
-            _fmt_seconds(group.server_write_p99_seconds),
+            "" if ratio is None else f"{ratio:.2f}",
+            _milliseconds(group.create_p99_seconds),
+            store,
             "" if group.locked_errors is None else str(group.locked_errors),
             agree,
         )
