@@ -16,6 +16,7 @@ export TF_CLI_CONFIG_FILE := $(DEMOAPP_WORK)/terraform.tfrc
 IMAGE       ?= demoapp:dev
 export DEMOAPP_IMAGE := $(IMAGE)
 PYTEST_ARGS ?=
+STRESS_ARGS ?=
 
 .PHONY: help venv docker-engine base-image image provider demo crash recover down plan status \
         test test-fast lint bench bench-provider stress reliability clean
@@ -77,8 +78,8 @@ bench: venv ## wrk against the service: POST, list of 1000, health
 bench-provider: venv provider ## Provider handshake and apply/destroy against terraform_data
 	@$(BIN)/python -m bench.provider
 
-stress: venv image provider ## Parallel-apply stress sweep across store engines
-	@$(BIN)/demoapp stress
+stress: venv image provider ## Parallel-apply stress sweep across store engines (STRESS_ARGS=...)
+	@$(BIN)/demoapp stress $(STRESS_ARGS)
 
 reliability: venv image provider ## Fuzz and chaos suites with a summary table
 	@$(BIN)/python -m bench.reliability
