@@ -123,11 +123,11 @@ class Demo:
             self.console.print(f"Providers: {choice.source.value} ({choice.reason}).")
         return choice
 
-    def _terraform(self, settings: BaselineSettings, choice: _providers.Choice, *, synth: bool) -> Terraform:
+    def _terraform(self, settings: BaselineSettings, choice: _providers.Choice) -> Terraform:
+        """Synthesize (always: the config follows the settings and this code) and init."""
         folder = self.workspace.config_folder(choice.source)
-        if synth or not (folder / "cdk.tf.json").is_file():
-            with step(self.console, "synthesizing the baseline (cdktf)"):
-                synthesize(settings, folder)
+        with step(self.console, "synthesizing the baseline (cdktf)"):
+            synthesize(settings, folder)
         try:
             terraform = Terraform(folder, choice.cli_config)
         except FileNotFoundError as exc:
@@ -141,7 +141,7 @@ class Demo:
     def _resume(self) -> tuple[BaselineSettings, Terraform]:
         settings, source = self.workspace.load()
         choice = self._choose_providers(prefer_for(source))
-        return settings, self._terraform(settings, choice, synth=False)
+        return settings, self._terraform(settings, choice)
 
     def _revive_container_if_down(self, settings: BaselineSettings, terraform: Terraform) -> None:
         """After a crash, bring the container back with a targeted apply first.
@@ -175,7 +175,7 @@ class Demo:
         self.console.print(f"Image {settings.image}: {found}.")
         choice = self._choose_providers(prefer)
         self.workspace.save(settings, choice.source)
-        terraform = self._terraform(settings, choice, synth=True)
+        terraform = self._terraform(settings, choice)
         self._apply(settings, terraform, "terraform apply")
         return self.verify(settings, terraform)
 
