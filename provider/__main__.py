@@ -11,6 +11,10 @@ if TYPE_CHECKING:
 
 
 def main() -> None:
+    # httpx imports its command-line client (and with it click and rich, ~50 ms) whenever they are
+    # installed; the plugin never uses it, so take httpx's own fallback for when they are missing.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
     from provider._server import serve, worker_count
 
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tf.utils import Diagnostics
 
-from provider._client import ApiError, ClientError
+from provider._errors import ApiError, ClientError
 
 
 def report(

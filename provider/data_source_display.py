@@ -9,8 +9,8 @@ from tf.iface import Config, DataSource, ReadDataContext, State
 from tf.schema import Attribute, Schema
 from tf.types import Bool, String
 
-from provider._client import ClientError, DisplayDocument
 from provider._diagnostics import report
+from provider._errors import ClientError, DisplayDocument
 from provider.resource_display import canonical_hash
 
 if TYPE_CHECKING:

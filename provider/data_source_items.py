@@ -9,8 +9,8 @@ from tf.iface import Config, DataSource, ReadDataContext, State
 from tf.schema import Attribute, Schema
 from tf.types import List, String
 
-from provider._client import ClientError
 from provider._diagnostics import report
+from provider._errors import ClientError
 from provider._types import Object
 
 if TYPE_CHECKING:

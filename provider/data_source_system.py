@@ -10,8 +10,8 @@ from tf.iface import Config, DataSource, ReadDataContext, State
 from tf.schema import Attribute, Schema
 from tf.types import List, Map, Number, String, TfType
 
-from provider._client import ClientError
 from provider._diagnostics import report
+from provider._errors import ClientError
 
 if TYPE_CHECKING:
     from provider._provider import DemoappProvider

@@ -32,8 +32,8 @@ from tf.schema import Attribute, Schema
 from tf.types import String, Unknown
 from tf.utils import Diagnostics
 
-from provider._client import ClientError, NotFound
 from provider._diagnostics import report
+from provider._errors import ClientError, NotFound
 
 if TYPE_CHECKING:
     from provider._provider import DemoappProvider
