@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import stat
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import provider
 from provider import ADDRESS, VERSION, install_launcher, write_cli_config
 from provider._certificate import RENEW_BEFORE_SECONDS, cache_path, ensure_certificate
 from provider.acceptance import REQUIRED_PROVIDERS, Terraform, install_mirror
@@ -26,6 +28,8 @@ def test_launcher_has_the_unpacked_mirror_layout(tmp_path: Path) -> None:
     assert f"export HOME={tmp_path / 'home'}" in script
     assert f"exec {sys.executable} -S -P -m provider" in script
     assert cache_path(tmp_path / "home").exists(), "the certificate is made at install time"
+    compiled = Path(importlib.util.cache_from_source(str(Path(provider.__file__).with_name("__main__.py"))))
+    assert compiled.exists(), "the package is byte-compiled at install time"
 
 
 def test_bad_address_is_refused(tmp_path: Path) -> None:
