@@ -18,10 +18,12 @@ from examples.baseline import BaselineSettings, synthesize
 from examples.harness import _docker, _providers
 from examples.harness._errors import HarnessError
 from examples.harness._progress import step
-from examples.harness._terraform import PlanResult, Terraform
+from examples.harness._terraform import PlanResult, Terraform, TerraformError
 
 HTTP_TIMEOUT = 10.0
 CONTAINER_ADDRESS = "docker_container.container"
+LOCK_FILE = ".terraform.lock.hcl"
+CHECKSUM_MISMATCH = "doesn't match any of the checksums"
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,21 @@ class Demo:
             raise HarnessError(
                 "terraform is not on PATH", "install terraform >= 1.5 (see `demoapp doctor`)"
             ) from exc
-        with step(self.console, "terraform init"):
-            terraform.init()
+        lock_file = folder / LOCK_FILE
+        if choice.is_standin:
+            # With the stand-ins every provider is one of our launcher scripts, whose hash changes with the
+            # venv path or the launcher template: a lock file there protects nothing and goes stale.
+            lock_file.unlink(missing_ok=True)
+        try:
+            with step(self.console, "terraform init"):
+                terraform.init()
+        except TerraformError as exc:
+            if CHECKSUM_MISMATCH not in str(exc):
+                raise
+            raise HarnessError(
+                f"{lock_file} holds other hashes than the providers installed now ({exc})",
+                f"if the demoapp provider launcher changed (new venv or code), remove {lock_file}, retry",
+            ) from exc
         return terraform
 
     def _resume(self) -> tuple[BaselineSettings, Terraform]:

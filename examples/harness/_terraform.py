@@ -246,13 +246,8 @@ class Terraform:
         completed = self._run_plain(["version", "-json"])
         return str(json.loads(completed.stdout)["terraform_version"])
 
-    def init(self, *, upgrade: bool = False, reconfigure: bool = False) -> RunResult:
-        args = ["init", "-input=false"]
-        if upgrade:
-            args.append("-upgrade")
-        if reconfigure:
-            args.append("-reconfigure")
-        return self._run_json(args, None)
+    def init(self) -> RunResult:
+        return self._run_json(["init", "-input=false"], None)
 
     def plan(self, *, on_event: EventHandler | None = None, refresh: bool = True) -> PlanResult:
         args = ["plan", "-input=false", "-lock-timeout=30s", "-detailed-exitcode"]

@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str, hint: str | None) -> int:
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     console.print(f"[bold red]error:[/] {escape(message)}")
     if hint:
         console.print(f"[bold]hint:[/] {escape(hint)}")
@@ -204,7 +204,7 @@ def _fail(message: str, hint: str | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(stderr=False, highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     handler: Callable[[argparse.Namespace, Console], int] = args.handler
     try:
         return handler(args, console)
