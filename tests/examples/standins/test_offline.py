@@ -36,7 +36,8 @@ def test_standins_list_the_real_addresses_and_versions() -> None:
         ("registry.terraform.io/hashicorp/time", "0.13.1"),
         ("registry.terraform.io/hashicorp/http", "3.5.0"),
     ]
-    for standin, provider in zip(STANDINS, (DockerProvider, TimeProvider, HttpProvider), strict=True):
+    providers: tuple[type[StandinProvider], ...] = (DockerProvider, TimeProvider, HttpProvider)
+    for standin, provider in zip(STANDINS, providers, strict=True):
         assert (standin.address, standin.version) == (provider.ADDRESS, provider.VERSION)
 
 
