@@ -4,7 +4,8 @@ Each is a Python `tf` provider served from the unpacked filesystem mirror under 
 address and version, implementing only what the baseline uses, and saying so in every plan and apply.
 
 Lock files: Terraform hashes the mirror's launcher script, so a `.terraform.lock.hcl` written with the
-stand-ins refuses the real providers and the reverse. Keep one lock file per kind (see `LOCK_FILE_NAME`).
+stand-ins refuses the real providers and the reverse; keep them apart (the harness runs each kind in its
+own folder), and drop the stand-ins' lock file when the launchers are rewritten.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from examples.standins._offline import STANDIN_SUMMARY, add_standin_warning
+from examples.standins._offline import STANDIN_SUMMARY
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Standin:
 
     @property
     def label(self) -> str:
+        """The warning's summary that every plan and apply with this stand-in prints."""
         return STANDIN_SUMMARY.format(address=self.address, version=self.version)
 
 
@@ -32,8 +34,6 @@ STANDINS = (
     Standin("registry.terraform.io/hashicorp/http", "3.5.0", "examples.standins.http"),
 )
 ADDRESSES = [standin.address for standin in STANDINS]
-# What the harness should name the lock file of a configuration initialised with the stand-ins.
-LOCK_FILE_NAME = ".terraform.lock.standins.hcl"
 
 
 def install(mirror: Path, home: Path | None = None) -> list[Path]:
@@ -46,4 +46,4 @@ def install(mirror: Path, home: Path | None = None) -> list[Path]:
     ]
 
 
-__all__ = ["ADDRESSES", "LOCK_FILE_NAME", "STANDINS", "Standin", "add_standin_warning", "install"]
+__all__ = ["ADDRESSES", "STANDINS", "Standin", "install"]
