@@ -548,9 +548,8 @@ class ContainerResource(Resource):
             if status == "healthy":
                 model.observe(container)
                 return
-            if not state.get("Running"):
-                break
-            if self._clock() >= deadline:
+            # The engine reports unhealthy only after `retries` consecutive failures: waiting on is futile.
+            if status == "unhealthy" or not state.get("Running") or self._clock() >= deadline:
                 break
             time.sleep(_HEALTH_POLL_SECONDS)
         model.observe(container)

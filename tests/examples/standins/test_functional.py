@@ -270,3 +270,21 @@ def test_import_an_existing_container(
     assert resource["values"]["name"] == container_name
     assert resource["values"]["id"] == docker_client.containers.get(container_name).id
     assert resource["values"]["ports"][0]["ip"] == "127.0.0.1"
+
+
+def test_an_unhealthy_container_fails_wait_and_is_tainted_not_orphaned(
+    workspace: Workspace, docker_client: docker.DockerClient, test_image: str, container_name: str
+) -> None:
+    failing = {"test": ["CMD", "false"], "interval": "1s", "timeout": "1s", "retries": 1}
+    workspace.write_config(baseline_like(test_image, container_name, healthcheck=failing))
+    workspace.terraform("init", "-input=false")
+    result = workspace.terraform("apply", "-auto-approve", "-input=false", expect=(1,))
+    assert f"Container {container_name} did not become healthy" in result.stderr
+    assert "'unhealthy'" in result.stderr
+    shown = json.loads(workspace.terraform("show", "-json").stdout)
+    (container,) = [r for r in shown["values"]["root_module"]["resources"] if r["type"] == "docker_container"]
+    assert container["tainted"] is True
+    assert container["values"]["id"] == docker_client.containers.get(container_name).id
+    workspace.terraform("destroy", "-auto-approve", "-input=false")
+    with pytest.raises(NotFound):
+        docker_client.containers.get(container_name)
