@@ -132,17 +132,20 @@ def test_container_killed_mid_apply_then_apply_again_converges(
     demo: DemoRun, docker_client: docker.DockerClient
 ) -> None:
     display = demo.state_display()
-    demo.cli("crash", "--restart")  # the service is up but empty: the apply below has items to create
+    terraform = demo.terraform()
+    demo.make("crash")
+    terraform.apply(targets=["docker_container.container"])  # a new, empty container
     killed: list[str] = []
 
-    def kill_container_when_items_start(event: Event) -> None:
-        if event.type == "apply_start" and (event.address or "").startswith("demoapp_item.") and not killed:
+    def kill_container_once_it_is_replaced(event: Event) -> None:
+        # The sleep is re-created because the container id changed; the http read and the items follow it.
+        if event.type == "apply_start" and event.address == "time_sleep.settle" and not killed:
             docker_client.containers.get(demo.container).kill()
-            killed.append(event.address or "")
+            killed.append(event.address)
 
     with pytest.raises(TerraformError):
-        demo.terraform().apply(on_event=kill_container_when_items_start)
-    assert killed, "the apply never reached the items"
+        terraform.apply(on_event=kill_container_once_it_is_replaced)
+    assert killed, "the apply never reached the sleep"
     demo.make("recover")
     _assert_converged(demo, docker_client, display)
 
