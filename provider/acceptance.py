@@ -61,6 +61,7 @@ class DemoService:
 
     log_dir: Path
     port: int = field(default_factory=free_port)
+    extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,7 +70,7 @@ class DemoService:
 
     def start(self, timeout: float = 30.0) -> None:
         template = os.environ.get(SERVICE_COMMAND_ENV, DEFAULT_SERVICE_COMMAND)
-        command = shlex.split(template.format(port=self.port))
+        command = [*shlex.split(template.format(port=self.port)), *self.extra_args]
         log = self.log_dir / f"service-{self.port}.log"
         with log.open("ab") as output:
             self.process = subprocess.Popen(

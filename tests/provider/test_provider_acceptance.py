@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -257,3 +260,117 @@ def test_hundred_items_at_parallelism_50(terraform: Terraform, service: DemoServ
     terraform.destroy("-parallelism=50")
     with service.api() as api:
         assert api.get("/api/items").json() == []
+
+
+def test_first_apply_waits_for_a_booting_service(terraform: Terraform, tmp_path: Path) -> None:
+    """The service comes up only after terraform has started applying: retries with backoff bridge it."""
+    booting = DemoService(log_dir=tmp_path)
+    configure(terraform, booting.url, 'resource "demoapp_item" "early" {\n  name = "early"\n}\n', retries=6)
+    terraform.init()
+    apply = subprocess.Popen(
+        ["terraform", "apply", "-auto-approve", "-input=false", "-no-color"],
+        cwd=terraform.workdir,
+        env=dict(terraform.env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(1.5)
+        assert apply.poll() is None, "apply must still be retrying"
+        booting.start()
+        output, _ = apply.communicate(timeout=120)
+        assert apply.returncode == 0, output
+        with booting.api() as api:
+            assert [item["name"] for item in api.get("/api/items").json()] == ["early"]
+    finally:
+        apply.kill()
+        booting.kill()
+
+
+def test_token_is_sent_and_a_wrong_one_is_a_diagnostic(terraform: Terraform, tmp_path: Path) -> None:
+    guarded = DemoService(log_dir=tmp_path, extra_args=("--token", "s3cret"))
+    guarded.start()
+    try:
+        item = 'resource "demoapp_item" "guarded" {\n  name = "guarded"\n}\n'
+        terraform.write(
+            REQUIRED_PROVIDERS
+            + f'provider "demoapp" {{\n  endpoint = "{guarded.url}"\n  token = "wrong"\n  retries = 0\n}}\n'
+            + item
+        )
+        terraform.init()
+        result = terraform.apply(check=False)
+        assert result.returncode == 1 and "401" in result.stderr and "unauthorized" in result.stderr
+        assert "wrong" not in result.stdout + result.stderr, "the token is never shown"
+        terraform = Terraform(terraform.workdir, {**terraform.env, "DEMOAPP_TOKEN": "s3cret"})
+        terraform.write(REQUIRED_PROVIDERS + provider_block(guarded.url) + item)
+        terraform.apply()
+        with guarded.api() as api:
+            listed = api.get("/api/items", headers={"Authorization": "Bearer s3cret"}).json()
+        assert [entry["name"] for entry in listed] == ["guarded"]
+    finally:
+        guarded.kill()
+
+
+DATA_SOURCES = """
+resource "demoapp_item" "pick" {
+  count       = 3
+  name        = count.index == 0 ? "other" : "picked"
+  description = count.index == 2 ? "two" : null
+}
+
+resource "demoapp_display" "board" {
+  data = jsonencode({ shown = true })
+}
+
+data "demoapp_system" "this" {}
+
+data "demoapp_items" "picked" {
+  name       = "picked"
+  depends_on = [demoapp_item.pick]
+}
+
+data "demoapp_items" "all" {
+  depends_on = [demoapp_item.pick]
+}
+
+data "demoapp_display" "now" {
+  depends_on = [demoapp_display.board]
+}
+
+output "system" {
+  value = data.demoapp_system.this
+}
+
+output "picked" {
+  value = data.demoapp_items.picked.items
+}
+
+output "all_count" {
+  value = length(data.demoapp_items.all.items)
+}
+
+output "display" {
+  value = data.demoapp_display.now
+}
+"""
+
+
+def test_data_sources(terraform: Terraform, service: DemoService) -> None:
+    configure(terraform, service.url, DATA_SOURCES)
+    terraform.init()
+    terraform.apply()
+    outputs = json.loads(terraform.run("output", "-json").stdout)
+    system = outputs["system"]["value"]
+    with service.api() as api:
+        served_system = api.get("/api/system").json()
+    assert system["hostname"] == served_system["hostname"] and system["hostname"]
+    assert system["user_agent"].startswith("terraform-provider-demoapp/")
+    assert "authorization" not in {key.lower() for key in system["headers"]}
+    picked = outputs["picked"]["value"]
+    assert [item["name"] for item in picked] == ["picked", "picked"]
+    assert [item["description"] for item in picked] == [None, "two"]
+    assert outputs["all_count"]["value"] == 3
+    display = outputs["display"]["value"]
+    assert display["is_set"] is True and json.loads(display["data"]) == {"shown": True}
+    assert display["hash"] == terraform.state("demoapp_display.board")["live_hash"]
