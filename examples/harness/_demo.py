@@ -76,6 +76,37 @@ class Verification:
     items_extra: list[str] = field(default_factory=list)
     page_ok: bool = False
 
+    @classmethod
+    def compare(
+        cls,
+        resources: list[dict[str, Any]],
+        display_body: bytes | None,
+        live_items: list[dict[str, Any]],
+        *,
+        page_ok: bool,
+    ) -> Verification:
+        """`resources`: state as `terraform show -json` lists it; the rest: what the service answered."""
+        managed = [resource for resource in resources if resource.get("mode") == "managed"]
+        display_state = next((r["values"] for r in managed if r["type"] == "demoapp_display"), None)
+        items_state = {r["values"]["id"]: r["values"]["name"] for r in managed if r["type"] == "demoapp_item"}
+        live = {str(item["id"]): item["name"] for item in live_items}
+        result = cls(items_in_state=len(items_state), page_ok=page_ok)
+        if display_state is not None:
+            data = str(display_state["data"])
+            # Byte for byte: the service keeps the document exactly as the provider sent it.
+            result.display_matches = display_body == data.encode()
+            try:
+                result.display_captured_at = json.loads(data).get("captured_at")
+            except (ValueError, AttributeError):
+                result.display_captured_at = None
+        result.items_missing = sorted(
+            f"{item_id} ({name})" for item_id, name in items_state.items() if live.get(item_id) != name
+        )
+        result.items_extra = sorted(
+            f"{item_id} ({name})" for item_id, name in live.items() if item_id not in items_state
+        )
+        return result
+
     @property
     def ok(self) -> bool:
         return self.display_matches and not self.items_missing and not self.items_extra and self.page_ok
@@ -258,35 +289,18 @@ class Demo:
     ) -> Verification:
         """Compare the live service (display, items, page) with the state Terraform holds."""
         resources = terraform.state_resources()
-        display_state = next((r["values"] for r in resources if r["type"] == "demoapp_display"), None)
-        items_state = {
-            r["values"]["id"]: r["values"]["name"] for r in resources if r["type"] == "demoapp_item"
-        }
-        result = Verification(items_in_state=len(items_state))
         try:
             with httpx.Client(base_url=settings.app_url, timeout=HTTP_TIMEOUT) as http:
                 display = http.get("/api/display")
-                live_items = {str(item["id"]): item["name"] for item in http.get("/api/items").json()}
-                result.page_ok = http.get("/").status_code == 200
+                live_items = http.get("/api/items").json()
+                page_ok = http.get("/").status_code == 200
         except (httpx.HTTPError, ValueError) as exc:
             raise HarnessError(
                 f"the service at {settings.app_url} does not answer ({type(exc).__name__}: {exc})",
                 "see `demoapp status`; `make recover` brings it back",
             ) from exc
-        if display_state is not None:
-            result.display_matches = (
-                display.status_code == 200 and display.content == display_state["data"].encode()
-            )
-            try:
-                result.display_captured_at = json.loads(display_state["data"]).get("captured_at")
-            except (ValueError, AttributeError):
-                result.display_captured_at = None
-        result.items_missing = sorted(
-            f"{item_id} ({name})" for item_id, name in items_state.items() if live_items.get(item_id) != name
-        )
-        result.items_extra = sorted(
-            f"{item_id} ({name})" for item_id, name in live_items.items() if item_id not in items_state
-        )
+        display_body = display.content if display.status_code == 200 else None
+        result = Verification.compare(resources, display_body, live_items, page_ok=page_ok)
         if not quiet:
             self._print_verification(settings, result)
         return result
