@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import httpx
 from tf.iface import DataSource
 from tf.schema import Schema
 
 from examples.standins._offline import StandinProvider
+
+if TYPE_CHECKING:
+    # httpx is imported by the data source, after the handshake: it costs ~50 ms at start-up.
+    import httpx
 
 ADDRESS = "registry.terraform.io/hashicorp/http"
 VERSION = "3.5.0"
