@@ -105,3 +105,15 @@ def test_harness_error_prints_message_and_hint(
     err = capsys.readouterr().err
     assert "error: the thing broke" in err
     assert "hint: fix the thing" in err
+
+
+def test_mirror_needs_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from examples.harness import _providers
+
+    monkeypatch.setattr(_providers, "registry_reachable", lambda *args, **kwargs: False)
+    assert cli.main(["--work", str(tmp_path), "mirror"]) == 1
+    err = capsys.readouterr().err
+    assert "only be filled while online" in err
+    assert not (tmp_path / "providers").exists()
