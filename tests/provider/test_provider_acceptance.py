@@ -45,7 +45,7 @@ def test_item_create_update_import_destroy(terraform: Terraform, service: DemoSe
 
     configure(terraform, service.url, ITEMS % "renamed")
     code, plan = terraform.plan_exit_code()
-    assert code == 2 and "1 to change" in plan and "to add" not in plan.split("Plan:")[1].split("0 to add")[0]
+    assert code == 2 and "Plan: 0 to add, 1 to change, 0 to destroy." in plan
     terraform.apply()
     assert terraform.state("demoapp_item.described")["id"] == described["id"], "updated in place"
     with service.api() as api:
@@ -86,7 +86,7 @@ def test_item_deleted_outside_terraform_is_created_again(terraform: Terraform, s
     with service.api() as api:
         assert api.delete(f"/api/items/{first_id}").status_code == 204
     code, plan = terraform.plan_exit_code()
-    assert code == 2 and "1 to add" in plan
+    assert code == 2 and "Plan: 1 to add, 0 to change, 0 to destroy." in plan
     terraform.apply()
     assert terraform.state("demoapp_item.x")["id"] != first_id
 
@@ -112,7 +112,7 @@ def test_display_semantic_json_import_and_destroy(terraform: Terraform, service:
     # A different document: an in-place update.
     configure(terraform, service.url, DISPLAY % 'jsonencode({ a = "y" })')
     code, plan = terraform.plan_exit_code()
-    assert code == 2 and "1 to change" in plan
+    assert code == 2 and "Plan: 0 to add, 1 to change, 0 to destroy." in plan
     terraform.apply()
     with service.api() as api:
         assert api.get("/api/display").json() == {"a": "y"}
@@ -220,7 +220,8 @@ def test_crash_restore_of_display_and_items(terraform: Terraform, service: DemoS
     with service.api() as api:
         assert api.get("/api/items").json() == []
 
-    terraform.apply()  # one apply restores
+    restore = terraform.apply()  # one apply restores: items created again, the display updated in place
+    assert "Resources: 3 added, 1 changed, 0 destroyed." in restore.stdout
     with service.api() as api:
         assert api.get("/api/display").text == before, "the exact payload, same captured_at, byte for byte"
         items_after = {(i["name"], i["description"]) for i in api.get("/api/items").json()}
