@@ -1,0 +1,161 @@
+"""Prometheus metrics, from prometheus-client.
+
+With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` is set before this module is imported (the
+CLI does it) and every worker writes its samples to files there; /metrics then merges them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from .store import Engine, StoreBusy, StoreError
+
+_T = TypeVar("_T")
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_STORE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+class _LiveGauges(Collector):
+    """Values computed at scrape time, so they are right whatever process answers the scrape."""
+
+    def __init__(self, version: str, engine: str, count_items: Callable[[], int]) -> None:
+        self._version = version
+        self._engine = engine
+        self._count_items = count_items
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "demoapp_info", "Service version and store engine", labels=["version", "engine"]
+        )
+        info.add_metric([self._version, self._engine], 1)
+        yield info
+        try:
+            count = self._count_items()
+        except StoreError:
+            return
+        yield GaugeMetricFamily("demoapp_items_total", "Items currently stored", value=count)
+
+
+class Metrics:
+    def __init__(self, version: str, engine: str, count_items: Callable[[], int]) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.registry = CollectorRegistry()
+        # In multiprocess mode samples go to files whatever the registry; the collector reads them back.
+        own = None if self.multiprocess else self.registry
+        if self.multiprocess:
+            MultiProcessCollector(self.registry)
+        self.registry.register(_LiveGauges(version, engine, count_items))
+        self._requests = Counter(
+            "demoapp_http_requests_total", "HTTP requests", ["method", "path", "status"], registry=own
+        )
+        self._durations = Histogram(
+            "demoapp_http_request_duration_seconds", "HTTP request duration", ["method", "path"], registry=own
+        )
+        self.store_writes = Histogram(
+            "demoapp_store_write_seconds",
+            "Store write latency",
+            ["engine", "op"],
+            registry=own,
+            buckets=_STORE_BUCKETS,
+        )
+        self.store_errors = Counter(
+            "demoapp_store_errors_total",
+            "Store errors (kind=locked for lock/busy)",
+            ["engine", "kind"],
+            registry=own,
+        )
+        # labels() takes a lock and builds a tuple each call; the request path caches its children.
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self._requests.labels(method, route, str(status)),
+                self._durations.labels(method, route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class InstrumentedEngine(Engine):
+    """Wraps an engine to time its writes and count its failures."""
+
+    def __init__(self, inner: Engine, metrics: Metrics) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.offload_to_thread = inner.offload_to_thread
+        self.shareable_across_processes = inner.shareable_across_processes
+        self._metrics = metrics
+        self._timers = {
+            op: metrics.store_writes.labels(inner.name, op)
+            for op in ("put", "replace", "delete", "sequence", "batch")
+        }
+        self._locked = metrics.store_errors.labels(inner.name, "locked")
+        self._failed = metrics.store_errors.labels(inner.name, "error")
+
+    def _timed(self, op: str, operation: Callable[[], _T]) -> _T:
+        started = time.perf_counter()
+        try:
+            return operation()
+        except StoreBusy:
+            self._locked.inc()
+            raise
+        except StoreError:
+            self._failed.inc()
+            raise
+        finally:
+            self._timers[op].observe(time.perf_counter() - started)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.inner.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._timed("put", lambda: self.inner.put(key, value))
+
+    def replace(self, key: bytes, value: bytes) -> bool:
+        return self._timed("replace", lambda: self.inner.replace(key, value))
+
+    def delete(self, key: bytes) -> bool:
+        return self._timed("delete", lambda: self.inner.delete(key))
+
+    def scan(
+        self, prefix: bytes, after: bytes | None = None, limit: int | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        return self.inner.scan(prefix, after, limit)
+
+    def next_sequence(self, name: bytes) -> int:
+        return self._timed("sequence", lambda: self.inner.next_sequence(name))
+
+    def batch(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:
+        self._timed("batch", lambda: self.inner.batch(puts, deletes))
+
+    def backup(self, path: Path) -> None:
+        self.inner.backup(path)
+
+    def restore(self, path: Path) -> None:
+        self.inner.restore(path)
+
+    def ping(self) -> None:
+        self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def describe(self) -> dict[str, object]:
+        return self.inner.describe()
