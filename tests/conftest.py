@@ -16,6 +16,10 @@ from docker.errors import DockerException
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
 
+# testcontainers' Ryuk reaper comes from a registry image, which cannot be pulled here; tests clean up
+# their own containers. Set before any test module imports testcontainers (it reads this at import).
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
 
 @pytest.fixture(scope="session")
 def work_dir() -> Path:
