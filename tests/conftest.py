@@ -6,8 +6,9 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -19,6 +20,22 @@ IN_CI = bool(os.environ.get("CI"))
 # testcontainers' Ryuk reaper comes from a registry image, which cannot be pulled here; tests clean up
 # their own containers. Set before any test module imports testcontainers (it reads this at import).
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+# In CI, tests that need Docker or terraform must run: a skip of one of them counts as a failure.
+MUST_RUN_IN_CI = {"docker", "terraform", "e2e"}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not (IN_CI and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    needs = MUST_RUN_IN_CI.intersection(marker.name for marker in item.iter_markers())
+    if needs:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where {', '.join(sorted(needs))} tests must run: {reason}"
 
 
 @pytest.fixture(scope="session")
