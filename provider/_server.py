@@ -5,7 +5,9 @@ Differences from `tf.runner.run_provider`, each for a measured reason:
   `terraform apply -parallelism=50` would run 10 operations at a time;
 - the TLS certificate comes from `provider._certificate` (atomic cache, no `cryptography` import);
 - any exception a handler lets escape becomes an error diagnostic instead of gRPC's opaque "Plugin error";
-- the process exits as soon as go-plugin's `Shutdown` has been answered, instead of polling.
+- the handshake is printed before the resources are imported (they load while Terraform connects);
+- the process exits as soon as go-plugin's `Shutdown` has been answered, instead of polling, and without
+  the interpreter's finalization.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def _diagnosing(method_name: str, handler: Callable[..., Any]) -> Callable[..., 
                 raise
             diagnostic = pb.Diagnostic(
                 severity=pb.Diagnostic.ERROR,
-                summary=f"Internal error in the demoapp provider during {method_name}",
+                summary=f"Internal error in the provider during {method_name}",
                 detail=f"{type(exc).__name__}: {exc}. This is a bug in the provider; please report it.",
             )
             return response_type(diagnostics=[diagnostic])

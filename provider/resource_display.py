@@ -123,9 +123,7 @@ class DisplayResource(Resource):
             try:
                 parse_json(data)
             except ValueError as exc:
-                diags.add_error(
-                    "Invalid JSON in data", f"data must be a JSON document: {exc}.", path=["data"]
-                )
+                _invalid_json(diags, exc)
 
     def plan(self, ctx: PlanContext, current: State | None, planned: State) -> State | None:
         data = planned.get("data")
@@ -138,9 +136,7 @@ class DisplayResource(Resource):
                 planned["data"] = prior
             planned["live_hash"] = canonical_hash(planned["data"])
         except ValueError as exc:
-            ctx.diagnostics.add_error(
-                "Invalid JSON in data", f"data must be a JSON document: {exc}.", path=["data"]
-            )
+            _invalid_json(ctx.diagnostics, exc)
         return planned
 
     def create(self, ctx: CreateContext, planned: State) -> State | None:
