@@ -93,7 +93,7 @@ class BaselineStack(TerraformStack):
             retry=DataHttpRetry(attempts=10, min_delay_ms=500, max_delay_ms=2000),
             depends_on=[settle],
         )
-        DemoappDisplay(
+        display = DemoappDisplay(
             self,
             "display",
             data=Fn.jsonencode(
@@ -120,11 +120,13 @@ class BaselineStack(TerraformStack):
 
         TerraformOutput(self, "app_url", value=settings.app_url, description="The demo page")
         TerraformOutput(self, "container_id", value=container.id, description="The service's container")
+        # From the captured display, not the data source: http is read again on every plan, and an output
+        # that follows it would make every plan report a change.
         TerraformOutput(
             self,
             "system_info",
-            value=Fn.jsondecode(system.response_body),
-            description="What the service reported at /api/system",
+            value=f"${{jsondecode({display.fqn}.data).system_info}}",
+            description="What the service reported at /api/system when the display was captured",
         )
         TerraformOutput(
             self,

@@ -280,7 +280,7 @@ class Demo:
         report["display matches state"] = verification.display_matches
         with step(self.console, "terraform plan (drift)"):
             plan = terraform.plan()
-        report["drift"] = "none" if not plan.has_changes else ", ".join(f"{a} ({c})" for a, c in plan.planned)
+        report["drift"] = plan.describe()
         return report
 
     # -- checks ---------------------------------------------------------------------------------------

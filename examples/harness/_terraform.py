@@ -150,6 +150,21 @@ class PlanResult:
         ]
 
     @property
+    def changed_outputs(self) -> list[str]:
+        """Outputs whose value the plan changes (these alone make `-detailed-exitcode` report changes)."""
+        for event in reversed(self.run.events):
+            if event.type == "outputs":
+                outputs = event.raw.get("outputs") or {}
+                return sorted(name for name, change in outputs.items() if change.get("action") != "noop")
+        return []
+
+    def describe(self) -> str:
+        """One line for people: `none`, or each planned resource change and changed output."""
+        changes = [f"{address} ({action})" for address, action in self.planned]
+        changes += [f"output {name}" for name in self.changed_outputs]
+        return ", ".join(changes) if self.has_changes else "none"
+
+    @property
     def drifted(self) -> list[str]:
         return self.run.addresses("resource_drift")
 

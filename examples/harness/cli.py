@@ -87,7 +87,7 @@ def cmd_recover(args: argparse.Namespace, console: Console) -> int:
     verification, plan = Demo(_work(args), console).recover()
     console.print(f"Recovered in {time.monotonic() - started:.1f}s.")
     if plan.has_changes:
-        console.print(f"[bold red]plan is not clean after recover:[/] {escape(str(plan.planned))}")
+        console.print(f"[bold red]plan is not clean after recover:[/] {escape(plan.describe())}")
         return EXIT_PROBLEM
     return _print_verification_outcome(
         console, verification, "Restored: same display payload, all items, plan clean."
@@ -99,7 +99,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
     if not plan.has_changes:
         console.print("No changes: the infrastructure matches the configuration.")
         return 0
-    console.print(f"Changes pending: {plan.run.change_summary}")
+    console.print(f"Changes pending: {escape(plan.describe())}")
     return 2 if args.detailed_exitcode else 0
 
 

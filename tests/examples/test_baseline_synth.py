@@ -71,6 +71,10 @@ def test_outputs_and_providers(config: dict[str, Any]) -> None:
     assert set(config["output"]) == {"app_url", "container_id", "system_info", "items"}
     assert config["output"]["app_url"]["value"] == "http://127.0.0.1:18080"
     assert "demoapp_item.item" in config["output"]["items"]["value"]
+    # Not from data.http, read again on every plan: the output would change on every plan.
+    assert (
+        config["output"]["system_info"]["value"] == "${jsondecode(demoapp_display.display.data).system_info}"
+    )
     required = config["terraform"]["required_providers"]
     assert required["docker"] == {"source": "kreuzwerker/docker", "version": "3.6.2"}
     assert required["time"]["version"] == "0.13.1"

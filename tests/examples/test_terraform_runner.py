@@ -60,6 +60,9 @@ def test_plan_detailed_exit_code(terraform: Terraform) -> None:
     assert plan.has_changes
     assert sorted(address for address, _ in plan.planned) == [f"terraform_data.thing[{i}]" for i in range(3)]
     assert {action for _, action in plan.planned} == {"update"}
+    assert plan.changed_outputs == ["values"]
+    assert "terraform_data.thing[0] (update)" in plan.describe()
+    assert plan.describe().endswith("output values")
 
 
 def test_destroy_empties_state(terraform: Terraform) -> None:
