@@ -11,17 +11,16 @@ RUN python3 -m venv /opt/demoapp \
  && /opt/demoapp/bin/pip install -q --no-index --find-links /wheels -r /wheels/requirements.txt
 COPY pyproject.toml README.md /src/
 COPY demo_app/ /src/demo_app/
-# pip and setuptools (ensurepip seeds both) are only needed to install; the runtime copies the venv
-# without them.
-RUN /opt/demoapp/bin/pip install -q --no-index --find-links /wheels --no-deps /src \
+# The build backend (setuptools, from requirements.txt) is already in the venv, so no isolated build
+# env is needed. pip and setuptools only serve the install; the runtime copies the venv without them.
+RUN /opt/demoapp/bin/pip install -q --no-index --no-deps --no-build-isolation /src \
  && /opt/demoapp/bin/pip uninstall -q -y pip setuptools
 
 FROM ${BASE_IMAGE}
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin demoapp
-COPY --from=build /opt/demoapp /opt/demoapp
-# Read-only root filesystem: no bytecode writes at run time (pip compiled it at install), and
-# everything the service writes (its ephemeral store) goes to /tmp, a tmpfs in `docker run`.
+# Read-only root filesystem: no bytecode writes at run time (pip compiled it at install); the service
+# writes only to tmpfs: its ephemeral store to /dev/shm, anything else to TMPDIR (`--tmpfs /tmp`).
 ENV PATH=/opt/demoapp/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -34,6 +33,9 @@ EXPOSE 8080
 HEALTHCHECK --interval=3s --timeout=3s --start-period=10s --retries=3 CMD ["demo-app", "healthcheck"]
 ENTRYPOINT ["demo-app"]
 CMD ["serve", "--host", "0.0.0.0"]
+# The settings above stay cached; a code change rebuilds from here. The venv stays root-owned: the
+# service cannot modify its own code.
+COPY --from=build /opt/demoapp /opt/demoapp
 # Last, so a new hash does not invalidate the cached layers above.
 ARG CONTENT_HASH=unknown
 LABEL org.opencontainers.image.title="demoapp" \
