@@ -39,13 +39,15 @@ fallback_spec() { docker image inspect -f '{{index .Config.Labels "demoapp.base.
 
 choose() {
   mkdir -p "$state_dir"
+  printf '%s\n' "$wanted" >"$state_dir/wanted"
   printf '%s\n' "$1" >"$chosen_file.tmp"
   mv "$chosen_file.tmp" "$chosen_file"
   log "base image: $1"
 }
 
-# Fast path: the previous choice still exists (and, for the offline base, was built from this spec).
-if [ -s "$chosen_file" ]; then
+# Fast path: the previous choice for the same BASE_IMAGE still exists (and, for the offline base, was
+# built from this spec).
+if [ -s "$chosen_file" ] && [ "$(cat "$state_dir/wanted" 2>/dev/null)" = "$wanted" ]; then
   previous="$(cat "$chosen_file")"
   if image_present "$previous" && { [ "$previous" != "$fallback" ] || [ "$(fallback_spec "$previous")" = "$spec" ]; }; then
     exit 0
