@@ -252,10 +252,12 @@ def recommendations(groups: Sequence[Group]) -> list[str]:
                 "Use lsm or memory, or give the provider retries."
             )
 
+    # A setting (engine, retries) that failed or disagreed at any parallelism is not one to tune or advise.
+    unsafe = {(group.engine, group.retries) for group in groups if group.failed > 0 or group.agree is False}
     for engine in engines:
         for retries in dict.fromkeys(group.retries for group in groups if group.engine == engine):
-            series = [group for group in _series(groups, engine, retries) if group.failed == 0]
-            if len(series) < 2:
+            series = _series(groups, engine, retries)
+            if len(series) < 2 or (engine, retries) in unsafe:
                 continue
             label = series[0].label
             plateau = throughput_plateau(series)
@@ -311,7 +313,9 @@ def recommendations(groups: Sequence[Group]) -> list[str]:
             )
 
     clean = [
-        group for group in groups if group.engine != BASELINE_ENGINE and group.failed == 0 and group.agree
+        group
+        for group in groups
+        if group.engine != BASELINE_ENGINE and (group.engine, group.retries) not in unsafe and group.agree
     ]
     if clean:
         best = max(clean, key=lambda group: group.resources_per_second)

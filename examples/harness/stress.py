@@ -53,8 +53,11 @@ MAX_ITEMS = 5000
 MAX_PARALLELISM = 500
 MAX_REPEAT = 20
 MAX_RETRIES = 20
-# Destroy is clean-up, not measurement: it always retries, so a busy sqlite cannot leave state behind.
+# Destroy is clean-up, not measurement: it always retries, so a busy sqlite cannot leave state behind;
+# it skips the refresh (state was just compared with the server) and runs at least this parallel.
 CLEANUP_RETRIES = 10
+CLEANUP_ENV = {"TF_VAR_retries": str(CLEANUP_RETRIES), "TF_CLI_ARGS_destroy": "-refresh=false"}
+CLEANUP_MIN_PARALLELISM = 10
 PROVIDER_MODULE = "provider"
 ITEM_TYPE = "demoapp_item"
 
@@ -243,7 +246,10 @@ class Sweep:
             workdir.mkdir(parents=True, exist_ok=True)
             (workdir / "main.tf.json").write_text(json.dumps(config, indent=2))
             _remove_state(workdir)
-            terraform = Terraform(workdir, cli_config)
+            # The launcher was just rewritten (it may differ after a provider upgrade): a lock file from an
+            # earlier sweep would refuse it, and this private folder has no lock worth keeping.
+            (workdir / ".terraform.lock.hcl").unlink(missing_ok=True)
+            terraform = Terraform(workdir, cli_config, env=CLEANUP_ENV)
             terraform.init()
             runners.append(terraform)
         return runners[0], runners[1]
@@ -312,7 +318,7 @@ class Sweep:
         )
         destroy_started = time.monotonic()
         try:
-            terraform.destroy(parallelism=parallelism)
+            terraform.destroy(parallelism=max(parallelism, CLEANUP_MIN_PARALLELISM))
         except TerraformError as exc:
             run.destroy_errors.append(str(exc))
         run.destroy_seconds = time.monotonic() - destroy_started
@@ -337,9 +343,7 @@ class Sweep:
             measured = Terraform(
                 terraform.workdir, terraform.cli_config, env={**env, "TF_VAR_retries": str(retries)}
             )
-            cleanup = Terraform(
-                terraform.workdir, terraform.cli_config, env={**env, "TF_VAR_retries": str(CLEANUP_RETRIES)}
-            )
+            cleanup = Terraform(terraform.workdir, terraform.cli_config, env={**env, **CLEANUP_ENV})
 
             before = scrape(client)
             observer = ApplyObserver(advance)
@@ -372,7 +376,7 @@ class Sweep:
 
             destroy_started = time.monotonic()
             try:
-                cleanup.destroy(parallelism=parallelism)
+                cleanup.destroy(parallelism=max(parallelism, CLEANUP_MIN_PARALLELISM))
             except TerraformError as exc:
                 run.destroy_errors.append(str(exc))
             run.destroy_seconds = time.monotonic() - destroy_started

@@ -309,6 +309,18 @@ def test_tuner_recommends_the_fastest_clean_setting() -> None:
     )
 
 
+def test_tuner_never_advises_a_setting_that_failed_at_some_parallelism() -> None:
+    runs = [
+        _run("lsm", 10, 0, wall=2.0),
+        _run("lsm", 50, 0, wall=1.9),
+        _run("sqlite", 10, 0, wall=1.5, failed=2),
+        _run("sqlite", 50, 0, wall=1.0),
+    ]
+    lines = recommendations(group_runs(runs))
+    assert lines[-1].startswith("Recommended: --store lsm with -parallelism=50"), lines
+    assert not any(line.startswith("sqlite (retries 0): throughput") for line in lines)
+
+
 def test_plateau_needs_ten_percent_more_to_count_as_growth() -> None:
     groups = group_runs(
         [_run("lsm", 1, 0, wall=8.0), _run("lsm", 10, 0, wall=2.0), _run("lsm", 50, 0, wall=1.9)]
