@@ -94,4 +94,6 @@ if [ "$build_status" -ne 0 ]; then
   exit 1
 fi
 log "built $image in $((SECONDS - started)) s"
+# Earlier builds of the image, now untagged; the untagged build stages stay as the layer cache.
+docker image prune -f --filter "label=demoapp.content-hash" >/dev/null
 report_size
