@@ -25,6 +25,9 @@ base="$(cat "$work/base-image/chosen")"
 base_id="$(docker image inspect -f '{{.Id}}' "$base" 2>/dev/null)" \
   || fail "base image $base is gone: run 'make base-image' again"
 mkdir -p "$work"
+# One build at a time per work folder: they share the wheelhouse and the staged context.
+exec 9>"$work/image-build.lock"
+flock 9
 
 # Runtime requirements, plus the build backend pip needs to install the project itself offline.
 requirements="$("$python" - "$repo_root/pyproject.toml" <<'PY'

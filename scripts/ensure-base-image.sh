@@ -34,11 +34,15 @@ mmdebstrap_args=(
 )
 spec="$(printf '%s\n' "${mmdebstrap_args[@]}" | sha256sum | cut -c1-16)"
 
+mkdir -p "$state_dir"
+# One run at a time per work folder (tests and make targets may call this concurrently).
+exec 9>"$state_dir/lock"
+flock 9
+
 image_present() { docker image inspect "$1" >/dev/null 2>&1; }
 fallback_spec() { docker image inspect -f '{{index .Config.Labels "demoapp.base.spec"}}' "$1" 2>/dev/null; }
 
 choose() {
-  mkdir -p "$state_dir"
   printf '%s\n' "$wanted" >"$state_dir/wanted"
   printf '%s\n' "$1" >"$chosen_file.tmp"
   mv "$chosen_file.tmp" "$chosen_file"
@@ -77,7 +81,6 @@ if [ ! -s "$tarball" ] || [ "$(cat "$state_dir/base.spec" 2>/dev/null)" != "$spe
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq mmdebstrap >/dev/null
   fi
-  mkdir -p "$state_dir"
   log "building the base with mmdebstrap (about 30 s)"
   started=$SECONDS
   partial="$state_dir/base.partial.tar" # mmdebstrap picks the output format from the file extension
