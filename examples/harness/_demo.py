@@ -196,8 +196,9 @@ class Demo:
         refused), so a plain apply or destroy fails at refresh. Once the container runs again (empty), the
         provider sees the items gone (404) and the display differing, and one apply restores them.
         """
-        if CONTAINER_ADDRESS not in terraform.state_list():
-            return
+        if not terraform.state_list():
+            return  # a first apply: nothing to refresh yet
+        # Also when a failed apply left the container out of state while items and the display remain.
         container = _docker.find_container(_docker.client(), settings.container_name)
         if container is not None and container.status == "running":
             return
