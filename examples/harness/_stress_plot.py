@@ -22,16 +22,24 @@ def plot(groups: Sequence[Group], path: Path, title: str) -> Path:
     for group in groups:
         series.setdefault(group.label, []).append(group)
 
+    engines = list(dict.fromkeys(group.engine for group in groups if group.engine != BASELINE_ENGINE))
+    colors = {engine: f"C{index}" for index, engine in enumerate(engines)} | {BASELINE_ENGINE: "grey"}
     figure, (failures_axis, throughput_axis) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for label, members in series.items():
         members = sorted(members, key=lambda group: group.parallelism)
         parallelism = [group.parallelism for group in members]
         is_baseline = members[0].engine == BASELINE_ENGINE
-        style = {"linestyle": "--", "color": "grey"} if is_baseline else {}
+        # Colour tells the engine; a dashed line with square markers tells that the provider retried.
+        retried = bool(members[0].retries)
+        style = {
+            "color": colors[members[0].engine],
+            "linestyle": "--" if is_baseline or retried else "-",
+            "marker": "s" if retried else "o",
+        }
         if not is_baseline:
-            failures_axis.plot(parallelism, [group.failed for group in members], marker="o", label=label)
+            failures_axis.plot(parallelism, [group.failed for group in members], label=label, **style)
         throughput_axis.plot(
-            parallelism, [group.resources_per_second for group in members], marker="o", label=label, **style
+            parallelism, [group.resources_per_second for group in members], label=label, **style
         )
 
     measured = sorted({group.parallelism for group in groups})

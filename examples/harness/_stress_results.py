@@ -273,7 +273,7 @@ def recommendations(groups: Sequence[Group]) -> list[str]:
                     f"{label}: throughput stops growing beyond -parallelism={plateau.parallelism} "
                     f"({plateau.resources_per_second:.0f} resources/s; "
                     f"best {fastest.resources_per_second:.0f} at {fastest.parallelism}); "
-                    "higher parallelism buys nothing."
+                    f"higher parallelism buys less than {GROWTH_THRESHOLD:.0%}."
                 )
 
     for engine in engines:
