@@ -266,7 +266,7 @@ class App:
     async def list_items(self, request: Request, _: str) -> Response:
         after: int | None = None
         limit: int | None = None
-        for key, value in parse_qsl(request.query_string):
+        for key, value in parse_qsl(request.query_string, keep_blank_values=True):
             if key == "limit":
                 if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= LIMIT_MAX:
                     raise HTTPError(400, f"limit must be an integer from 1 to {LIMIT_MAX}", "limit")
