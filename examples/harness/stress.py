@@ -607,6 +607,14 @@ def cmd_stress(args: argparse.Namespace, console: Console) -> int:
         f"{' + terraform_data' if options.baseline else ''}, x{options.repeat}), {options.items} items each, "
         f"{'local service' if options.local else 'container ' + options.image}."
     )
-    runs = Sweep(options, _work(args), console).run()
-    report(runs, options, args.out, console)
+    sweep = Sweep(options, _work(args), console)
+    try:
+        sweep.run()
+    except (KeyboardInterrupt, HarnessError):
+        # Ctrl-C on stage, or a service that would not start: keep what was measured so far.
+        if sweep.runs:
+            console.print(f"[bold yellow]Sweep stopped after {len(sweep.runs)} applies; reporting those.[/]")
+            report(sweep.runs, options, args.out, console)
+        raise
+    report(sweep.runs, options, args.out, console)
     return 0

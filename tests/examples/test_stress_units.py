@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from examples.harness import cli
+from examples.harness import cli, stress
 from examples.harness._stress_metrics import MetricsSnapshot, histogram_quantile
 from examples.harness._stress_plot import plot
 from examples.harness._stress_results import (
@@ -397,3 +397,18 @@ def test_bad_arguments_exit_2_with_a_message(
     error = capsys.readouterr().err
     assert message in error
     assert "Traceback" not in error
+
+
+def test_an_interrupted_sweep_still_reports_what_it_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run_then_interrupt(sweep: stress.Sweep) -> list[StressRun]:
+        sweep.runs.append(_run("lsm", 10, 0))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stress.Sweep, "run", run_then_interrupt)
+    out = tmp_path / "results"
+    code = cli.main(["--work", str(tmp_path / "work"), "stress", "--local", "--out", str(out)])
+    assert code == cli.EXIT_INTERRUPTED
+    (results,) = out.glob("*/results.json")
+    assert read_runs(results) == [_run("lsm", 10, 0)]
