@@ -20,7 +20,9 @@ from pathlib import Path
 import httpx
 
 from provider.install import ADDRESS as DEMOAPP_ADDRESS
-from provider.install import write_cli_config
+from provider.install import MODULE as DEMOAPP_MODULE
+from provider.install import VERSION as DEMOAPP_VERSION
+from provider.install import install_launcher, write_cli_config
 
 REAL_PROVIDERS = {
     "registry.terraform.io/kreuzwerker/docker": "3.6.2",
@@ -110,12 +112,14 @@ def install_standins(work: Path) -> list[str]:
 
 
 def choose(work: Path, prefer: str = "auto") -> Choice:
-    """Pick the provider source and write `<work>/terraform.tfrc` for it.
+    """Install our provider, pick the source of the others and write `<work>/terraform.tfrc` for it.
 
     `prefer`: "auto" (real if possible, else stand-ins), "real" (never stand-ins) or "standins".
     """
     if prefer not in ("auto", "real", "standins"):
         raise ValueError(f"prefer must be auto, real or standins, got {prefer!r}")
+    # Our own provider is always the local one (what `make provider` installs), so `demoapp up` works alone.
+    install_launcher(work / "mirror", DEMOAPP_ADDRESS, DEMOAPP_VERSION, DEMOAPP_MODULE)
     if prefer != "standins":
         if mirror_has_real_providers(real_mirror(work)):
             return Choice(Source.REAL_MIRROR, f"found in {real_mirror(work)}", write_real_mirror_config(work))

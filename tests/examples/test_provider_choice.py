@@ -34,6 +34,14 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return installs
 
 
+def test_our_provider_is_always_installed(tmp_path: Path, offline: list[Path]) -> None:
+    from provider._mirror import launcher_path
+    from provider.install import ADDRESS, VERSION
+
+    _providers.choose(tmp_path)
+    assert launcher_path(tmp_path / "mirror", ADDRESS, VERSION).is_file()
+
+
 def test_a_full_local_mirror_means_real_providers(tmp_path: Path, offline: list[Path]) -> None:
     _fill_packed_mirror(tmp_path / "providers")
     choice = _providers.choose(tmp_path)
