@@ -9,9 +9,7 @@ import argparse
 import dataclasses
 import logging
 import os
-import shutil
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -20,7 +18,7 @@ from pathlib import Path
 from . import __version__
 from ._config import LOG_LEVELS, ConfigError, Settings
 from ._logs import configure as configure_logging
-from .store import ENGINES, ephemeral_directory
+from .store import ENGINES
 
 log = logging.getLogger("demo_app")
 
@@ -36,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", choices=ENGINES, help="store engine (DEMOAPP_STORE, default lsm)")
     serve.add_argument("--data-dir", type=Path, help="persist the lsm store here (DEMOAPP_DATA_DIR)")
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="DEMOAPP_LOG_LEVEL, default info")
-    serve.add_argument("--workers", type=int, help="server processes (DEMOAPP_WORKERS; >1 needs lsm)")
+    serve.add_argument("--workers", type=int, help="server processes (DEMOAPP_WORKERS); only 1 is supported")
     serve.add_argument("--token", help="require 'Authorization: Bearer TOKEN' for writes (DEMOAPP_TOKEN)")
     serve.add_argument(
         "--token-reads", action="store_true", default=None, help="require the token for reads too"
@@ -71,16 +69,7 @@ def serve(settings: Settings) -> int:
     from granian.constants import HTTPModes, Interfaces, Loops
 
     configure_logging(settings.log_level)
-    cleanup: list[Path] = []
-    if settings.workers > 1:
-        # Every worker opens the same store and writes its metrics where /metrics can merge them.
-        metrics_dir = Path(tempfile.mkdtemp(prefix="demoapp-metrics-"))
-        cleanup.append(metrics_dir)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        if settings.store == "lsm" and settings.data_dir is None:
-            shared = ephemeral_directory()
-            cleanup.append(shared)
-            settings = dataclasses.replace(settings, ephemeral_dir=shared)
+    # granian builds the app in its worker process from the environment.
     os.environ.update(settings.to_env())
     if settings.data_dir is not None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -106,11 +95,7 @@ def serve(settings: Settings) -> int:
         log_level=settings.log_level,  # type: ignore[arg-type]
         workers_kill_timeout=10,
     )
-    try:
-        server.serve()
-    finally:
-        for path in cleanup:
-            shutil.rmtree(path, ignore_errors=True)
+    server.serve()
     return 0
 
 

@@ -84,12 +84,7 @@ class App:
     def __init__(self, settings: Settings, engine: Engine | None = None, clock: Clock = utc_now) -> None:
         self.settings = settings
         self.started = time.monotonic()
-        raw_engine = engine or open_store(
-            settings.store,
-            settings.data_dir,
-            ephemeral_dir=settings.ephemeral_dir,
-            multiple_processes=settings.workers > 1,
-        )
+        raw_engine = engine or open_store(settings.store, settings.data_dir)
         self.metrics = Metrics(__version__, raw_engine.name, self._count_items)
         self.engine = InstrumentedEngine(raw_engine, self.metrics)
         self.catalog = Catalog(self.engine, clock)

@@ -33,8 +33,6 @@ class Settings:
     token: str | None = field(default=None, repr=False)
     token_reads: bool = False
     env_allow: tuple[str, ...] = ()
-    #: Set by the CLI for several workers sharing one ephemeral lsm store (the CLI removes it).
-    ephemeral_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.store not in ENGINES:
@@ -45,10 +43,11 @@ class Settings:
             raise ConfigError(f"log-level: {self.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
         if self.workers < 1:
             raise ConfigError("workers: must be at least 1")
-        if self.workers > 1 and self.store != "lsm":
+        if self.workers > 1:
             raise ConfigError(
-                f"workers: the {self.store} store lives inside one process and cannot be shared by "
-                f"{self.workers} workers; use --workers 1 or --store lsm"
+                f"workers: every store engine lives inside one process and cannot be shared by "
+                f"{self.workers} workers (lsm-db's multi-process mode loses updates: see "
+                "docs/architecture.md); use 1"
             )
         if self.token is not None and not self.token:
             raise ConfigError("token: must not be empty")
@@ -84,7 +83,6 @@ class Settings:
             env_allow=tuple(
                 name.strip() for name in (env.get("DEMOAPP_ENV_ALLOW") or "").split(",") if name.strip()
             ),
-            ephemeral_dir=path("DEMOAPP_EPHEMERAL_DIR"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -98,7 +96,6 @@ class Settings:
             "DEMOAPP_TOKEN_READS": "1" if self.token_reads else "",
             "DEMOAPP_ENV_ALLOW": ",".join(self.env_allow),
             "DEMOAPP_DATA_DIR": str(self.data_dir) if self.data_dir else "",
-            "DEMOAPP_EPHEMERAL_DIR": str(self.ephemeral_dir) if self.ephemeral_dir else "",
         }
         if self.token:
             env["DEMOAPP_TOKEN"] = self.token

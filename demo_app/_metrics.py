@@ -1,12 +1,7 @@
-"""Prometheus metrics, from prometheus-client.
-
-With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` is set before this module is imported (the
-CLI does it) and every worker writes its samples to files there; /metrics then merges them.
-"""
+"""Prometheus metrics, from prometheus-client, in the service's own registry (one process serves)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -14,7 +9,6 @@ from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from .store import Engine, StoreBusy, StoreError
@@ -48,12 +42,7 @@ class _LiveGauges(Collector):
 
 class Metrics:
     def __init__(self, version: str, engine: str, count_items: Callable[[], int]) -> None:
-        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-        self.registry = CollectorRegistry()
-        # In multiprocess mode samples go to files whatever the registry; the collector reads them back.
-        own = None if self.multiprocess else self.registry
-        if self.multiprocess:
-            MultiProcessCollector(self.registry)
+        self.registry = own = CollectorRegistry()
         self.registry.register(_LiveGauges(version, engine, count_items))
         self._requests = Counter(
             "demoapp_http_requests_total", "HTTP requests", ["method", "path", "status"], registry=own
@@ -100,7 +89,6 @@ class InstrumentedEngine(Engine):
         self.inner = inner
         self.name = inner.name
         self.offload_to_thread = inner.offload_to_thread
-        self.shareable_across_processes = inner.shareable_across_processes
         self._metrics = metrics
         self._timers = {
             op: metrics.store_writes.labels(inner.name, op)

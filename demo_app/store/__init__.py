@@ -37,30 +37,15 @@ def ephemeral_directory() -> Path:
     return Path(tempfile.mkdtemp(prefix="demoapp-lsm-", dir=parent))
 
 
-def open_store(
-    engine: str,
-    data_dir: Path | None = None,
-    *,
-    ephemeral_dir: Path | None = None,
-    multiple_processes: bool = False,
-) -> Engine:
-    """Open the named engine.
-
-    ``data_dir`` makes ``lsm`` persistent. ``ephemeral_dir`` is a directory some parent process created
-    for an ephemeral store shared by several workers (that parent removes it); otherwise an ephemeral
-    ``lsm`` store creates its own private directory and removes it on close.
-    """
+def open_store(engine: str, data_dir: Path | None = None) -> Engine:
+    """Open the named engine. ``data_dir`` makes ``lsm`` persistent; without it, ``lsm`` lives in a
+    private directory (on tmpfs when there is one) removed on close."""
     if engine == "memory":
         return MemoryEngine()
     if engine == "sqlite":
         return SqliteEngine()
     if engine == "lsm":
         if data_dir is not None:
-            return LsmEngine(data_dir, ephemeral=False, multiple_processes=multiple_processes)
-        if ephemeral_dir is not None:
-            # Not ours to remove: the parent that made it for every worker does that at exit.
-            return LsmEngine(ephemeral_dir, ephemeral=True, multiple_processes=multiple_processes)
-        return LsmEngine(
-            ephemeral_directory(), ephemeral=True, remove_on_close=True, multiple_processes=multiple_processes
-        )
+            return LsmEngine(data_dir, ephemeral=False)
+        return LsmEngine(ephemeral_directory(), ephemeral=True, remove_on_close=True)
     raise ValueError(f"unknown store engine {engine!r} (choose from {', '.join(ENGINES)})")

@@ -32,8 +32,6 @@ class Engine(abc.ABC):
     name: str
     #: True when calls may block on locks, so the service runs them in a thread pool.
     offload_to_thread: bool = False
-    #: True when several processes can open the same store at once (several server workers).
-    shareable_across_processes: bool = False
 
     @abc.abstractmethod
     def get(self, key: bytes) -> bytes | None:

@@ -1,79 +1,70 @@
 """``lsm``: SQLite4's LSM engine through lsm-db, the default store.
 
-One handle per process, guarded by a lock (an LSM connection must not be used by two threads at once).
-Several processes may open the same directory with ``multiple_processes``: LSM then locks the file,
-and a write that loses a race with another process gets LSM_BUSY, which is retried.
+One handle, owned by one process and guarded by a lock (an LSM connection must not be used by two
+threads at once). lsm-db's ``multiple_processes`` mode was tried for sharing one store between server
+workers and is not used: read-modify-write transactions lost updates across processes (a transaction
+reads an older snapshot and still commits), taking the writer lock first livelocked, and a handle
+inherited through fork hung. See tests/demo_app/store/test_lsm_processes.py.
 """
 
 from __future__ import annotations
 
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
 import lsm
 
-from .base import SEQUENCE_PREFIX, Engine, StoreBusy, StoreError
+from .base import SEQUENCE_PREFIX, Engine, StoreError
 
 _T = TypeVar("_T")
 _DB_FILE = "demoapp.ldb"
-# How long a write keeps retrying LSM_BUSY from other processes before answering 503.
-_BUSY_DEADLINE_SECONDS = 2.0
 
 
 class LsmEngine(Engine):
     name = "lsm"
-    shareable_across_processes = True
 
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        ephemeral: bool,
-        remove_on_close: bool = False,
-        multiple_processes: bool = False,
-    ) -> None:
+    def __init__(self, directory: Path, *, ephemeral: bool, remove_on_close: bool = False) -> None:
         self.directory = directory
         self.ephemeral = ephemeral
         self.remove_on_close = remove_on_close
-        self.multiple_processes = multiple_processes
         directory.mkdir(parents=True, exist_ok=True)
-        # An ephemeral store trades durability for speed: no fsync, nothing to survive.
-        self._db = lsm.LSM(
-            str(directory / _DB_FILE),
-            multiple_processes=multiple_processes,
-            write_safety=lsm.SAFETY_OFF if ephemeral else lsm.SAFETY_NORMAL,
-        )
+        try:
+            # One process owns the file, so LSM's file locking is only overhead. An ephemeral store
+            # trades durability for speed (no fsync); a persistent one keeps LSM's log and normal
+            # syncing, so a committed write survives kill -9.
+            self._db = lsm.LSM(
+                str(directory / _DB_FILE),
+                multiple_processes=False,
+                write_safety=lsm.SAFETY_OFF if ephemeral else lsm.SAFETY_NORMAL,
+            )
+        except Exception as error:
+            raise StoreError(f"lsm: cannot open {directory}: {error}") from error
         self._lock = threading.Lock()
 
-    def _read(self, operation: Callable[[], _T]) -> _T:
+    def _locked(self, operation: Callable[[], _T]) -> _T:
+        """Run ``operation`` alone: the lock makes read-modify-write atomic within the one process."""
         with self._lock:
             try:
                 return operation()
             except (OSError, RuntimeError) as error:
                 raise StoreError(f"lsm: {error}") from error
 
-    def _write(self, operation: Callable[[], _T]) -> _T:
-        """Run ``operation`` in one write transaction, retrying when another process holds the lock."""
-        deadline = time.monotonic() + _BUSY_DEADLINE_SECONDS
-        with self._lock:
-            while True:
-                self._db.begin()
-                try:
-                    result = operation()
-                    self._db.commit()
-                    return result
-                except (OSError, RuntimeError) as error:
-                    self._db.rollback()
-                    if not self.multiple_processes or time.monotonic() > deadline:
-                        raise StoreBusy(f"lsm: {error}") from error
-                    time.sleep(0.0005)
-                except BaseException:
-                    self._db.rollback()
-                    raise
+    def _transaction(self, operation: Callable[[], None]) -> None:
+        """Several writes that become visible, and durable, together or not at all."""
+
+        def apply() -> None:
+            self._db.begin()
+            try:
+                operation()
+            except BaseException:
+                self._db.rollback()
+                raise
+            self._db.commit()
+
+        self._locked(apply)
 
     def _fetch(self, key: bytes) -> bytes | None:
         try:
@@ -83,10 +74,10 @@ class LsmEngine(Engine):
         return value
 
     def get(self, key: bytes) -> bytes | None:
-        return self._read(lambda: self._fetch(key))
+        return self._locked(lambda: self._fetch(key))
 
     def put(self, key: bytes, value: bytes) -> None:
-        self._write(lambda: self._db.insert(key, value))
+        self._locked(lambda: self._db.insert(key, value))
 
     def replace(self, key: bytes, value: bytes) -> bool:
         def replace_existing() -> bool:
@@ -95,7 +86,7 @@ class LsmEngine(Engine):
             self._db.insert(key, value)
             return True
 
-        return self._write(replace_existing)
+        return self._locked(replace_existing)
 
     def delete(self, key: bytes) -> bool:
         def delete_existing() -> bool:
@@ -104,7 +95,7 @@ class LsmEngine(Engine):
             self._db.delete(key)
             return True
 
-        return self._write(delete_existing)
+        return self._locked(delete_existing)
 
     def scan(
         self, prefix: bytes, after: bytes | None = None, limit: int | None = None
@@ -129,7 +120,7 @@ class LsmEngine(Engine):
                         break
             return result
 
-        return self._read(collect)
+        return self._locked(collect)
 
     def next_sequence(self, name: bytes) -> int:
         key = SEQUENCE_PREFIX + name
@@ -139,7 +130,7 @@ class LsmEngine(Engine):
             self._db.insert(key, b"%d" % value)
             return value
 
-        return self._write(increment)
+        return self._locked(increment)
 
     def batch(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:
         def apply() -> None:
@@ -148,10 +139,10 @@ class LsmEngine(Engine):
             for key, value in puts.items():
                 self._db.insert(key, value)
 
-        self._write(apply)
+        self._transaction(apply)
 
     def ping(self) -> None:
-        self._read(lambda: self._fetch(SEQUENCE_PREFIX))
+        self._locked(lambda: self._fetch(SEQUENCE_PREFIX))
 
     def close(self) -> None:
         with self._lock:
@@ -161,8 +152,4 @@ class LsmEngine(Engine):
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def describe(self) -> dict[str, object]:
-        return {
-            "engine": self.name,
-            "persistent": not self.ephemeral,
-            "multiple_processes": self.multiple_processes,
-        }
+        return {"engine": self.name, "persistent": not self.ephemeral}
