@@ -266,7 +266,7 @@ def test_hundred_items_at_parallelism_50(terraform: Terraform, service: DemoServ
 def test_first_apply_waits_for_a_booting_service(terraform: Terraform, tmp_path: Path) -> None:
     """The service comes up only after terraform has started applying: retries with backoff bridge it."""
     booting = DemoService(log_dir=tmp_path)
-    configure(terraform, booting.url, 'resource "demoapp_item" "early" {\n  name = "early"\n}\n', retries=6)
+    configure(terraform, booting.url, 'resource "demoapp_item" "early" {\n  name = "early"\n}\n', retries=8)
     terraform.init()
     apply = subprocess.Popen(
         ["terraform", "apply", "-auto-approve", "-input=false", "-no-color"],
