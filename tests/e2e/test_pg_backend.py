@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -85,19 +86,17 @@ def _user_exists(name: str) -> bool:
     return True
 
 
-def _states_in_postgres(conn_str: str) -> dict[str, dict[str, object]]:
-    """Workspace name -> state document, read straight from the backend's table with psql."""
+def _state_in_postgres(conn_str: str, workspace: str = "default") -> dict[str, Any]:
+    """The workspace's state document, read straight from the backend's table with psql."""
     result = subprocess.run(
-        ["psql", conn_str, "-At", "-c", f"select name, data from {SCHEMA}.states"],
+        ["psql", conn_str, "-At", "-v", f"workspace={workspace}", "-f", "-"],
+        input=f"select data from {SCHEMA}.states where name = :'workspace';",
         capture_output=True,
         text=True,
         check=True,
     )
-    states = {}
-    for line in result.stdout.splitlines():
-        name, _, data = line.partition("|")
-        states[name] = json.loads(data)
-    return states
+    assert result.stdout.strip(), f"no state for workspace {workspace} in {SCHEMA}.states"
+    return dict(json.loads(result.stdout))
 
 
 def test_state_lives_in_postgres(
@@ -106,12 +105,11 @@ def test_state_lives_in_postgres(
     demo = demo_factory()
     demo.cli("up", "--backend", "pg", "--pg-conn-str", postgres)
     assert not (demo.work / "baseline" / "terraform.tfstate").exists(), "state must not be on disk"
-    state = _states_in_postgres(postgres)["default"]
-    resources: list[dict[str, str]] = state["resources"]  # type: ignore[assignment]
+    resources = _state_in_postgres(postgres)["resources"]
     types = sorted({resource["type"] for resource in resources if resource["mode"] == "managed"})
     assert types == ["demoapp_display", "demoapp_item", "docker_container", "docker_image", "time_sleep"]
     assert not demo.terraform().plan().has_changes
 
     demo.cli("down")
-    assert _states_in_postgres(postgres)["default"]["resources"] == []
+    assert _state_in_postgres(postgres)["resources"] == []
     assert not [c for c in docker_client.containers.list(all=True) if c.name == demo.container]
