@@ -88,3 +88,30 @@ def test_launcher_prints_go_plugin_handshake(tmp_path: Path) -> None:
     assert (core, protocol, network, transport) == ("1", "6", "unix", "grpc")
     assert address.endswith(".sock")
     assert base64.b64decode(cert + "=" * (-len(cert) % 4))[:1] == b"\x30", "a DER certificate"
+
+
+def test_deferred_servicer_builds_the_provider_once_and_reports_a_failed_build() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from provider._provider import DemoappProvider
+    from provider._server import _DeferredServicer
+
+    built: list[DemoappProvider] = []
+
+    def make() -> DemoappProvider:
+        built.append(DemoappProvider(environ={}))
+        return built[-1]
+
+    handlers = _DeferredServicer(make).handlers()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(
+            pool.map(lambda _: handlers.GetProviderSchema(pb.GetProviderSchema.Request(), None), range(8))
+        )
+    assert len(built) == 1
+    assert all("demoapp_item" in response.resource_schemas for response in responses)
+
+    def broken() -> DemoappProvider:
+        raise ImportError("no such module")
+
+    response = _DeferredServicer(broken).handlers().GetProviderSchema(pb.GetProviderSchema.Request(), None)
+    assert "ImportError: no such module" in response.diagnostics[0].detail
