@@ -28,7 +28,7 @@ import httpx
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from examples.harness._errors import HarnessError
@@ -225,6 +225,21 @@ def _numeric_first(value: str) -> tuple[int, str]:
     return (int(value), "") if value.isdigit() else (0, value)
 
 
+@dataclass
+class RunProgress:
+    """The progress line of one apply: resources done, and what the run is doing now."""
+
+    progress: Progress
+    task: TaskID
+    label: str
+
+    def advance(self) -> None:
+        self.progress.advance(self.task)
+
+    def phase(self, doing: str) -> None:
+        self.progress.update(self.task, description=escape(f"  {self.label}: {doing}"))
+
+
 class Sweep:
     """Runs the combinations of `options` in `work/stress/` and collects a `StressRun` for each."""
 
@@ -280,24 +295,22 @@ class Sweep:
                 for engine, parallelism, retries in plan:
                     label = f"{engine} P={parallelism}" + ("" if retries is None else f" retries={retries}")
                     resources = self.options.items + (0 if retries is None else 1)
-                    progress.reset(apply_task, total=resources, description=escape(f"  {label} #{repeat}"))
-
-                    def advance() -> None:
-                        progress.advance(apply_task)
-
+                    progress.reset(apply_task, total=resources)
+                    tracker = RunProgress(progress, apply_task, f"{label} #{repeat}")
                     if retries is None:
-                        run = self._baseline_run(baseline_tf, parallelism, repeat, advance)
+                        run = self._baseline_run(baseline_tf, parallelism, repeat, tracker)
                     else:
-                        run = self._items_run(items_tf, engine, parallelism, retries, repeat, advance)
+                        run = self._items_run(items_tf, engine, parallelism, retries, repeat, tracker)
                     self.runs.append(run)
                     progress.console.print(escape(_one_line(run)))
                     progress.advance(sweep_task)
         return self.runs
 
     def _baseline_run(
-        self, terraform: Terraform, parallelism: int, repeat: int, advance: Callable[[], None]
+        self, terraform: Terraform, parallelism: int, repeat: int, tracker: RunProgress
     ) -> StressRun:
-        observer = ApplyObserver(advance)
+        tracker.phase("applying")
+        observer = ApplyObserver(tracker.advance)
         started = time.monotonic()
         with suppress(TerraformError):  # what failed is in the observer
             terraform.apply(on_event=observer, parallelism=parallelism)
@@ -316,6 +329,7 @@ class Sweep:
             create_p50_seconds=observer.create_quantile(0.5),
             create_p99_seconds=observer.create_quantile(0.99),
         )
+        tracker.phase("destroying")
         destroy_started = time.monotonic()
         try:
             terraform.destroy(parallelism=max(parallelism, CLEANUP_MIN_PARALLELISM))
@@ -332,9 +346,10 @@ class Sweep:
         parallelism: int,
         retries: int,
         repeat: int,
-        advance: Callable[[], None],
+        tracker: RunProgress,
     ) -> StressRun:
         resources = self.options.items + 1
+        tracker.phase("starting the service")
         with (
             self._service(engine, f"{engine}-p{parallelism}-r{retries}-{repeat}") as url,
             httpx.Client(base_url=url, timeout=30) as client,
@@ -346,13 +361,15 @@ class Sweep:
             cleanup = Terraform(terraform.workdir, terraform.cli_config, env={**env, **CLEANUP_ENV})
 
             before = scrape(client)
-            observer = ApplyObserver(advance)
+            tracker.phase("applying")
+            observer = ApplyObserver(tracker.advance)
             started = time.monotonic()
             with suppress(TerraformError):  # what failed is in the observer
                 measured.apply(on_event=observer, parallelism=parallelism)
             wall = time.monotonic() - started
             server_side = scrape(client).since(before)
 
+            tracker.phase("comparing state and server")
             agreement = compare_state_and_server(measured.state_resources(), server_items(client))
             run = StressRun(
                 engine=engine,
@@ -374,6 +391,7 @@ class Sweep:
                 **agreement,
             )
 
+            tracker.phase("destroying")
             destroy_started = time.monotonic()
             try:
                 cleanup.destroy(parallelism=max(parallelism, CLEANUP_MIN_PARALLELISM))
@@ -603,7 +621,7 @@ def cmd_stress(args: argparse.Namespace, console: Console) -> int:
         raise HarnessError("terraform is not on PATH", "install terraform 1.11 (see README)")
     options = options_from(args)
     console.print(
-        f"Stress: {options.run_count} applies ({len(options.combinations)} combinations"
+        f"Stress: {options.run_count} applies ({len(options.combinations)} combination(s)"
         f"{' + terraform_data' if options.baseline else ''}, x{options.repeat}), {options.items} items each, "
         f"{'local service' if options.local else 'container ' + options.image}."
     )
