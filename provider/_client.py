@@ -19,8 +19,6 @@ from provider._errors import ApiError, DisplayDocument, NotFound, ServiceUnreach
 from provider._mirror import VERSION
 
 USER_AGENT = f"terraform-provider-demoapp/{VERSION}"
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_RETRIES = 5
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 4.0
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
@@ -32,8 +30,8 @@ class DemoappClient:
         endpoint: str,
         *,
         token: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
+        timeout: float = 10.0,
+        retries: int = 0,
         max_connections: int = 64,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,

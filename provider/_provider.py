@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 ENDPOINT_ENV = "DEMOAPP_ENDPOINT"
 TOKEN_ENV = "DEMOAPP_TOKEN"
+DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 600
+DEFAULT_RETRIES = 5
 MAX_RETRIES = 20
 
 SCHEMA = Schema(
@@ -45,7 +47,8 @@ SCHEMA = Schema(
         Attribute(
             "timeout",
             Number(),
-            description=f"Seconds to wait for each HTTP request, 0 < timeout <= {MAX_TIMEOUT}. Default 10.",
+            description=f"Seconds to wait for each HTTP request, 0 < timeout <= {MAX_TIMEOUT}. "
+            f"Default {DEFAULT_TIMEOUT:g}.",
             optional=True,
         ),
         Attribute(
@@ -53,7 +56,7 @@ SCHEMA = Schema(
             Number(),
             description="How many times a request is retried, with exponential backoff capped at 4 s, when "
             "the connection is refused (the service is still starting) or the service answers 5xx. "
-            f"0 to {MAX_RETRIES}; default 5.",
+            f"0 to {MAX_RETRIES}; default {DEFAULT_RETRIES}.",
             optional=True,
         ),
     ],
@@ -154,7 +157,7 @@ class DemoappProvider(Provider):
         if token is Unknown or timeout is Unknown or retries is Unknown:
             return
 
-        from provider._client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DemoappClient
+        from provider._client import DemoappClient
 
         self._client = DemoappClient(
             endpoint.rstrip("/"),
