@@ -301,25 +301,38 @@ class Terraform:
         outputs = json.loads(completed.stdout or "{}")
         return {name: entry.get("value") for name, entry in outputs.items()}
 
-    def show(self) -> dict[str, Any]:
-        """`terraform show -json` of the current state."""
-        return dict(json.loads(self._run_plain(["show", "-json"]).stdout or "{}"))
+    def pull_state(self) -> dict[str, Any]:
+        """The raw state document (`terraform state pull`): no provider starts, unlike `show -json`."""
+        return dict(json.loads(self._run_plain(["state", "pull"]).stdout or "{}"))
 
     def state_resources(self) -> list[dict[str, Any]]:
-        """Every resource instance in state (root module), as `terraform show -json` gives it."""
-        values = self.show().get("values") or {}
-        return list((values.get("root_module") or {}).get("resources") or [])
+        """Every resource instance in state (root module), shaped as `terraform show -json` lists them:
+        `address`, `mode`, `type`, `name`, `index` and `values`, the raw attributes from state (so an
+        attribute of dynamic type keeps its `{"value", "type"}` wrapping)."""
+        instances = []
+        for resource in self.pull_state().get("resources") or []:
+            if resource.get("module"):
+                continue
+            prefix = "data." if resource["mode"] == "data" else ""
+            base = f"{prefix}{resource['type']}.{resource['name']}"
+            for instance in resource.get("instances") or []:
+                index = instance.get("index_key")
+                suffix = "" if index is None else f"[{json.dumps(index)}]"
+                instances.append(
+                    {
+                        "address": base + suffix,
+                        "mode": resource["mode"],
+                        "type": resource["type"],
+                        "name": resource["name"],
+                        "index": index,
+                        "values": instance.get("attributes") or {},
+                    }
+                )
+        return instances
 
     def state_list(self) -> list[str]:
-        completed = self._run_plain(["state", "list"], check=False)
-        if completed.returncode != 0:
-            # No state yet (or an empty backend) is an empty list, not an error.
-            if "No state file was found" in completed.stderr:
-                return []
-            raise TerraformError(
-                "state list", completed.returncode, _diagnostics_from_text(completed), completed.stderr
-            )
-        return [line for line in completed.stdout.splitlines() if line.strip()]
+        """Addresses of the managed resource instances in state (empty when there is no state yet)."""
+        return [resource["address"] for resource in self.state_resources() if resource["mode"] == "managed"]
 
 
 def _diagnostics_from_text(completed: subprocess.CompletedProcess[str]) -> list[Diagnostic]:

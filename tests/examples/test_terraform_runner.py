@@ -48,7 +48,11 @@ def test_apply_streams_events_per_resource(terraform: Terraform) -> None:
     assert run.events == seen
     assert terraform.output() == {"values": ["v1", "v1", "v1"]}
     assert sorted(terraform.state_list()) == [f"terraform_data.thing[{index}]" for index in range(3)]
-    assert {resource["type"] for resource in terraform.state_resources()} == {"terraform_data"}
+    resources = terraform.state_resources()
+    assert {resource["type"] for resource in resources} == {"terraform_data"}
+    assert resources[0]["address"] == "terraform_data.thing[0]"
+    assert resources[0]["values"]["id"]
+    assert [resource["index"] for resource in resources] == [0, 1, 2]
 
 
 def test_plan_detailed_exit_code(terraform: Terraform) -> None:
