@@ -52,8 +52,8 @@ status: venv ## Show the demo's container, health, items and drift
 plan: venv ## terraform plan of the baseline demo
 	@$(BIN)/demoapp plan
 
-crash: venv ## Kill the demo container
-	@$(BIN)/demoapp crash
+crash: venv ## Kill the demo container (RESTART=1: restart it instead, memory wiped)
+	@$(BIN)/demoapp crash $(if $(RESTART),--restart)
 
 recover: venv ## Apply again and verify the restored display and items
 	@$(BIN)/demoapp recover

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 
 from examples.baseline import BaselineSettings, synthesize
 from examples.harness import _docker, _providers
@@ -213,6 +214,9 @@ class Demo:
         self._revive_container_if_down(settings, terraform)
         with step(self.console, title) as on_event:
             run = terraform.apply(on_event=on_event)
+        # Terraform repeats a provider's warning per resource; once each is enough (the stand-ins' label).
+        for summary in sorted({diag.summary for diag in run.diagnostics if diag.severity == "warning"}):
+            self.console.print(f"  [yellow]warning:[/] {escape(summary)}")
         self.console.print(f"Applied in {run.seconds:.1f}s: {run.change_summary}.")
 
     # -- commands -------------------------------------------------------------------------------------

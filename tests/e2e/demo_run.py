@@ -39,9 +39,9 @@ class DemoRun:
             "DEMOAPP_PROVIDERS": "standins",
         }
 
-    def make(self, target: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def make(self, target: str, *variables: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            ["make", "--no-print-directory", target, f"WORK={self.work}", f"IMAGE={self.image}"],
+            ["make", "--no-print-directory", target, f"WORK={self.work}", f"IMAGE={self.image}", *variables],
             cwd=REPO_ROOT,
             env=self.env,
             capture_output=True,

@@ -34,6 +34,7 @@ def demo(demo_factory: Callable[[], DemoRun]) -> DemoRun:
     run = demo_factory()
     result = run.make("demo")
     assert "OFFLINE STAND-INS" in result.stdout, "the stand-ins must be announced plainly"
+    assert "warning: Offline stand-in for registry.terraform.io/kreuzwerker/docker 3.6.2" in result.stdout
     return run
 
 
@@ -121,7 +122,7 @@ def test_restart_wipes_memory_then_recover_restores(
     demo: DemoRun, docker_client: docker.DockerClient
 ) -> None:
     display = demo.state_display()
-    demo.cli("crash", "--restart")
+    demo.make("crash", "RESTART=1")
     assert demo.live_display() != display.encode()
     assert demo.live_items() == []
     demo.make("recover")
