@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import socket
 import sys
 import urllib.error
 import urllib.request
@@ -18,6 +19,7 @@ from pathlib import Path
 from . import __version__
 from ._config import LOG_LEVELS, ConfigError, Settings
 from ._logs import configure as configure_logging
+from ._logs import granian_config as granian_log_config
 from .store import ENGINES
 
 log = logging.getLogger("demo_app")
@@ -64,15 +66,33 @@ def _settings(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(Settings.from_env(), **overrides)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """granian listens with SO_REUSEPORT, so a second server on a busy port would silently share it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR: connections of an earlier server in TIME_WAIT do not count, a listener does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise OSError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+
 def serve(settings: Settings) -> int:
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
 
+    _check_port_free(settings.host, settings.port)
     configure_logging(settings.log_level)
     # granian builds the app in its worker process from the environment.
     os.environ.update(settings.to_env())
     if settings.data_dir is not None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OSError(f"data-dir: cannot create {settings.data_dir}: {error.strerror}") from None
+        if not os.access(settings.data_dir, os.W_OK | os.X_OK):
+            raise OSError(f"data-dir: {settings.data_dir} is not writable")
     log.info(
         "demo-app %s serving http://%s:%d with store=%s workers=%d",
         __version__,
@@ -93,7 +113,7 @@ def serve(settings: Settings) -> int:
         loop=Loops.asyncio,
         backlog=2048,
         log_level=settings.log_level,  # type: ignore[arg-type]
-        workers_kill_timeout=10,
+        log_dictconfig=granian_log_config(),
     )
     server.serve()
     return 0

@@ -40,6 +40,18 @@ def configure(level: str) -> None:
     root.setLevel(_LEVELS[level])
 
 
+def granian_config() -> dict[str, Any]:
+    """granian's own lines (start, workers, shutdown) in the same JSON shape; it logs no requests."""
+    json_handler = {"()": f"{__name__}.JsonFormatter"}
+    return {
+        "formatters": {"json": json_handler},
+        "handlers": {
+            "json": {"formatter": "json", "class": "logging.StreamHandler", "stream": "ext://sys.stdout"}
+        },
+        "loggers": {"_granian": {"handlers": ["json"], "level": "INFO", "propagate": False}},
+    }
+
+
 class AccessLog:
     """Request lines, written by a background thread.
 

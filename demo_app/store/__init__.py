@@ -34,7 +34,8 @@ def ephemeral_directory() -> Path:
     """A fresh private directory for an ephemeral store, on tmpfs (/dev/shm) when there is one."""
     shm = Path("/dev/shm")
     parent = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-    return Path(tempfile.mkdtemp(prefix="demoapp-lsm-", dir=parent))
+    # The pid in the name tells which process a directory left by kill -9 belonged to.
+    return Path(tempfile.mkdtemp(prefix=f"demoapp-lsm-{os.getpid()}-", dir=parent))
 
 
 def open_store(engine: str, data_dir: Path | None = None) -> Engine:
