@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 TERRAFORM_ENV = {"CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+# How long terraform may take to stop gracefully after an interrupt before it is killed.
+STOP_TIMEOUT = 120
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,9 @@ class Terraform:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Its own session: a Ctrl-C at the terminal reaches only us, and we pass terraform exactly one
+            # interrupt (a second one makes it exit at once, without writing state).
+            start_new_session=True,
         ) as process:
             assert process.stdout is not None and process.stderr is not None
             try:
@@ -248,9 +254,12 @@ class Terraform:
                 result.stderr = process.stderr.read()
                 result.returncode = process.wait(timeout=self.timeout)
             except BaseException:
-                # Ctrl-C or a failing callback: let terraform stop cleanly (it releases the state lock).
-                process.terminate()
-                process.wait(timeout=60)
+                # Ctrl-C or a failing callback: terraform stops gracefully, saves state, releases the lock.
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.communicate(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    process.kill()
                 raise
         result.seconds = time.monotonic() - started
         if result.returncode not in ok_codes:
