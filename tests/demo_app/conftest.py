@@ -92,7 +92,8 @@ class ServiceProcess:
     def start(self, timeout: float = 30.0) -> ServiceProcess:
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
-                [DEMO_APP, "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
+                # No --host: the default must be 127.0.0.1.
+                [DEMO_APP, "serve", "--port", str(self.port), *self.args],
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 env=self.env,
