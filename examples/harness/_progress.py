@@ -26,6 +26,8 @@ def step(console: Console, title: str) -> Iterator[EventHandler]:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        # Piped output (make in CI, tests) gets the per-resource lines only, no spinner frames.
+        disable=not console.is_terminal,
     )
     task = progress.add_task(escape(title))
 
