@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import DEMO_APP, ServiceProcess
+
+from tests.demo_app.conftest import DEMO_APP, ServiceProcess
 
 pytestmark = pytest.mark.slow
 
