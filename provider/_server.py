@@ -7,7 +7,7 @@ Differences from `tf.runner.run_provider`, each for a measured reason:
 - any exception a handler lets escape becomes an error diagnostic instead of gRPC's opaque "Plugin error";
 - the handshake is printed before the resources are imported (they load while Terraform connects);
 - the process exits as soon as go-plugin's `Shutdown` has been answered, instead of polling, and without
-  the interpreter's finalization.
+  the interpreter's finalization; and when Terraform dies without calling it (its parent changes).
 """
 
 from __future__ import annotations
@@ -167,7 +167,10 @@ def serve(
         print(handshake, flush=True)
         with contextlib.suppress(Exception):  # a failure is reported as a diagnostic on the first call
             deferred.get()
-        shutdown_requested.wait()
+        # Terraform killed (SIGKILL) never calls Shutdown: exit once orphaned instead of lingering forever.
+        terraform_pid = os.getppid()
+        while not shutdown_requested.wait(timeout=0.5) and os.getppid() == terraform_pid:
+            pass
         # A short grace lets the Shutdown answer reach go-plugin before the socket goes away.
         server.stop(grace=0.2).wait()
     # Terraform waits for the plugin process to exit, 3-5 times per command: skip the interpreter's

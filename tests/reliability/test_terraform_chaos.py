@@ -1,0 +1,245 @@
+"""Chaos during `terraform apply` of the baseline demo (Docker, the stand-ins, our provider, the image):
+the container killed mid-apply, terraform interrupted (SIGINT), interrupted then killed (SIGINT, SIGKILL)
+and killed outright (SIGKILL). After each, state parses, no stale lock blocks the next run, no provider
+process is left behind, and `demoapp recover` converges: exactly the items of state live on the service,
+once each, the display restored, one container, and a clean plan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import pytest
+
+from examples.harness import Event, TerraformError
+from tests.e2e.demo_run import DemoRun
+from tests.reliability.conftest import Tally
+
+pytestmark = [pytest.mark.docker, pytest.mark.terraform, pytest.mark.slow]
+
+ITEMS = 30
+# Items finished before the fault is injected: the rest are in flight or not started.
+FAULT_AFTER_ITEMS = 6
+
+
+@pytest.fixture(scope="module")
+def demo(
+    tmp_path_factory: pytest.TempPathFactory,
+    free_port: Callable[[], int],
+    service_image: str,
+    docker_client: docker.DockerClient,
+) -> Iterator[DemoRun]:
+    port = free_port()
+    run = DemoRun(tmp_path_factory.mktemp("work"), port, f"demoapp-chaos-{port}", service_image)
+    run.make("provider")
+    run.cli("up", "--items", str(ITEMS))
+    yield run
+    run.cli("down", check=False)
+    for container in docker_client.containers.list(all=True, filters={"name": run.container}):
+        container.remove(force=True)
+
+
+@dataclass
+class Outcome:
+    state_items: int
+    live_items: int
+    missing: int  # in state, not on the service
+    orphans: int  # on the service, not in state
+    duplicate_names: int
+    containers: int
+    plan_clean: bool
+
+
+def _outcome(demo: DemoRun, docker_client: docker.DockerClient) -> Outcome:
+    pulled = subprocess.run(
+        [demo.terraform().binary, "state", "pull"],
+        cwd=demo.terraform().workdir,
+        env=demo.terraform().env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(pulled.stdout)["resources"], "state pull must give parseable, non-empty state"
+    state = demo.state_items()
+    live = demo.live_items()
+    live_ids = {str(item["id"]) for item in live}
+    names = [item["name"] for item in live]
+    containers = [
+        container
+        for container in docker_client.containers.list(all=True, filters={"name": demo.container})
+        if container.name == demo.container
+    ]
+    return Outcome(
+        state_items=len(state),
+        live_items=len(live),
+        missing=len(state.keys() - live_ids),
+        orphans=len(live_ids - state.keys()),
+        duplicate_names=len(names) - len(set(names)),
+        containers=len(containers),
+        plan_clean=not demo.terraform().plan().has_changes,
+    )
+
+
+def _assert_converged(demo: DemoRun, docker_client: docker.DockerClient, display: str, tally: Tally) -> None:
+    outcome = _outcome(demo, docker_client)
+    tally.notes["outcome"] = outcome.__dict__
+    tally.lost += outcome.missing + max(0, ITEMS - outcome.state_items)
+    assert outcome == Outcome(ITEMS, ITEMS, 0, 0, 0, 1, True), outcome
+    assert demo.live_display() == display.encode(), "display not restored byte for byte"
+
+
+def _wipe(demo: DemoRun) -> None:
+    """Restart the container empty, so the next apply has every item and the display to write again."""
+    demo.cli("crash", "--restart")
+    assert demo.live_items() == []
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
+
+
+def _apply_until_items_done(demo: DemoRun) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start `terraform apply -json` and return once FAULT_AFTER_ITEMS items are created."""
+    terraform = demo.terraform()
+    process = subprocess.Popen(
+        [terraform.binary, "apply", "-input=false", "-auto-approve", "-json"],
+        cwd=terraform.workdir,
+        env=terraform.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    done: list[str] = []
+    for line in process.stdout:
+        event = Event.parse(line)
+        if event and event.type == "apply_complete" and (event.address or "").startswith("demoapp_item."):
+            done.append(event.address or "")
+            if len(done) >= FAULT_AFTER_ITEMS:
+                return process, done
+    raise AssertionError(f"apply ended before {FAULT_AFTER_ITEMS} items were created: {process.wait()}")
+
+
+SIGKILL_GAP = pytest.mark.xfail(
+    strict=True,
+    reason="terraform's local backend truncates terraform.tfstate in place before each write, so SIGKILL "
+    "mid-apply mostly leaves it empty, and creates in flight (parallelism 10) become orphans on the service; "
+    "`demoapp recover` neither restores state nor adopts the orphans by name (harness work, see report)",
+)
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [
+        [signal.SIGINT],
+        [signal.SIGINT, signal.SIGKILL],
+        pytest.param([signal.SIGKILL], marks=SIGKILL_GAP),
+    ],
+    ids=["sigint", "sigint-then-sigkill", "sigkill"],
+)
+def test_terraform_interrupted_mid_apply_then_recover_converges(
+    signals: list[signal.Signals], demo: DemoRun, docker_client: docker.DockerClient, tally: Tally
+) -> None:
+    display = demo.state_display()
+    _wipe(demo)
+    process, _ = _apply_until_items_done(demo)
+    providers = _children(process.pid)
+    for number, sent in enumerate(signals):
+        if number:
+            time.sleep(0.3)  # an impatient presenter: a second, harder stop while terraform is stopping
+        os.kill(process.pid, sent)
+    assert process.stdout is not None
+    process.stdout.read()
+    returncode = process.wait(timeout=120)
+    tally.faults = len(signals)
+    tally.notes["terraform_exit"] = returncode
+    assert returncode != 0
+    state_text = (demo.work / "baseline" / "terraform.tfstate").read_text()
+    tally.notes["state_file_bytes_after_fault"] = len(state_text)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in providers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    leftover = [pid for pid in providers if _alive(pid)]
+    tally.notes["leftover_provider_processes"] = len(leftover)
+    commands = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode() for pid in leftover]
+    assert not leftover, f"provider processes outlived terraform: {commands}"
+    # No stale lock: the next command gets the lock at once.
+    terraform = demo.terraform()
+    locked = subprocess.run(
+        [terraform.binary, "plan", "-lock-timeout=0s", "-input=false", "-no-color", "-refresh=false"],
+        cwd=terraform.workdir,
+        env=terraform.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Error acquiring the state lock" not in locked.stderr, locked.stderr
+    demo.cli("recover")
+    _assert_converged(demo, docker_client, display, tally)
+    tally.cases = ITEMS
+    # Checked last, so the runs above show how far recovery gets: the file itself must have stayed whole.
+    assert json.loads(state_text)["resources"], "terraform left a state file that does not parse"
+
+
+def test_container_killed_mid_apply_then_recover_converges(
+    demo: DemoRun, docker_client: docker.DockerClient, tally: Tally
+) -> None:
+    display = demo.state_display()
+    _wipe(demo)
+    created: list[str] = []
+
+    def kill_container_mid_items(event: Event) -> None:
+        if event.type == "apply_complete" and (event.address or "").startswith("demoapp_item."):
+            created.append(event.address or "")
+            if len(created) == FAULT_AFTER_ITEMS:
+                docker_client.containers.get(demo.container).kill()
+
+    with pytest.raises(TerraformError):
+        demo.terraform().apply(on_event=kill_container_mid_items)
+    assert len(created) >= FAULT_AFTER_ITEMS
+    json.loads((demo.work / "baseline" / "terraform.tfstate").read_text())
+    demo.cli("recover")
+    _assert_converged(demo, docker_client, display, tally)
+    tally.faults = 1
+    tally.cases = ITEMS
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the baseline's docker_container sets no read_only/tmpfs (and the docker stand-in has neither "
+    "attribute): the demo runs the image with a writable root filesystem",
+)
+def test_demo_container_is_non_root_with_a_read_only_root(
+    demo: DemoRun, docker_client: docker.DockerClient
+) -> None:
+    container = docker_client.containers.get(demo.container)
+    assert container.attrs["Config"]["User"] not in ("", "0", "root", "0:0")
+    assert container.exec_run(["id", "-u"]).output.decode().strip() != "0"
+    assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True, "the demo runs the container writable"
+    probe = container.exec_run(["touch", "/opt/probe"], user="root")
+    assert b"Read-only file system" in probe.output
