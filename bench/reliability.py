@@ -80,9 +80,9 @@ def summarize(
 
 
 def _table(summaries: list[SuiteSummary]) -> Table:
-    table = Table(title="Reliability suites")
+    table = Table(title="Reliability suites: cases tried, faults injected, data lost")
     table.add_column("suite", no_wrap=True)
-    for column in ("ok", "failed", "xfail", "cases tried", "faults injected", "data lost"):
+    for column in ("ok", "failed", "xfail", "cases", "faults", "lost"):
         table.add_column(column, justify="right", no_wrap=True)
     for summary in summaries:
         table.add_row(

@@ -145,6 +145,46 @@ def _apply_until_items_done(demo: DemoRun) -> tuple[subprocess.Popen[str], list[
     raise AssertionError(f"apply ended before {FAULT_AFTER_ITEMS} items were created: {process.wait()}")
 
 
+def test_container_killed_mid_apply_then_recover_converges(
+    demo: DemoRun, docker_client: docker.DockerClient, tally: Tally
+) -> None:
+    display = demo.state_display()
+    _wipe(demo)
+    created: list[str] = []
+
+    def kill_container_mid_items(event: Event) -> None:
+        if event.type == "apply_complete" and (event.address or "").startswith("demoapp_item."):
+            created.append(event.address or "")
+            if len(created) == FAULT_AFTER_ITEMS:
+                docker_client.containers.get(demo.container).kill()
+
+    with pytest.raises(TerraformError):
+        demo.terraform().apply(on_event=kill_container_mid_items)
+    assert len(created) >= FAULT_AFTER_ITEMS
+    json.loads((demo.work / "baseline" / "terraform.tfstate").read_text())
+    demo.cli("recover")
+    _assert_converged(demo, docker_client, display, tally)
+    tally.faults = 1
+    tally.cases = ITEMS
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the baseline's docker_container sets no read_only/tmpfs (and the docker stand-in has neither "
+    "attribute): the demo runs the image with a writable root filesystem",
+)
+def test_demo_container_is_non_root_with_a_read_only_root(
+    demo: DemoRun, docker_client: docker.DockerClient
+) -> None:
+    container = docker_client.containers.get(demo.container)
+    assert container.attrs["Config"]["User"] not in ("", "0", "root", "0:0")
+    assert container.exec_run(["id", "-u"]).output.decode().strip() != "0"
+    assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True, "the demo runs the container writable"
+    probe = container.exec_run(["touch", "/opt/probe"], user="root")
+    assert b"Read-only file system" in probe.output
+
+
+# Last: a SIGKILL can leave the demo's state unusable for any test after it.
 SIGKILL_GAP = pytest.mark.xfail(
     strict=True,
     reason="terraform's local backend truncates terraform.tfstate in place before each write, so SIGKILL "
@@ -204,42 +244,3 @@ def test_terraform_interrupted_mid_apply_then_recover_converges(
     tally.cases = ITEMS
     # Checked last, so the runs above show how far recovery gets: the file itself must have stayed whole.
     assert json.loads(state_text)["resources"], "terraform left a state file that does not parse"
-
-
-def test_container_killed_mid_apply_then_recover_converges(
-    demo: DemoRun, docker_client: docker.DockerClient, tally: Tally
-) -> None:
-    display = demo.state_display()
-    _wipe(demo)
-    created: list[str] = []
-
-    def kill_container_mid_items(event: Event) -> None:
-        if event.type == "apply_complete" and (event.address or "").startswith("demoapp_item."):
-            created.append(event.address or "")
-            if len(created) == FAULT_AFTER_ITEMS:
-                docker_client.containers.get(demo.container).kill()
-
-    with pytest.raises(TerraformError):
-        demo.terraform().apply(on_event=kill_container_mid_items)
-    assert len(created) >= FAULT_AFTER_ITEMS
-    json.loads((demo.work / "baseline" / "terraform.tfstate").read_text())
-    demo.cli("recover")
-    _assert_converged(demo, docker_client, display, tally)
-    tally.faults = 1
-    tally.cases = ITEMS
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="the baseline's docker_container sets no read_only/tmpfs (and the docker stand-in has neither "
-    "attribute): the demo runs the image with a writable root filesystem",
-)
-def test_demo_container_is_non_root_with_a_read_only_root(
-    demo: DemoRun, docker_client: docker.DockerClient
-) -> None:
-    container = docker_client.containers.get(demo.container)
-    assert container.attrs["Config"]["User"] not in ("", "0", "root", "0:0")
-    assert container.exec_run(["id", "-u"]).output.decode().strip() != "0"
-    assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True, "the demo runs the container writable"
-    probe = container.exec_run(["touch", "/opt/probe"], user="root")
-    assert b"Read-only file system" in probe.output
