@@ -62,7 +62,7 @@ class DemoappClient:
         return delay
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        url = str(self._http.build_request(method, path).url)
+        url = f"{self.endpoint}{path}"
         attempts = self.retries + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
