@@ -110,7 +110,7 @@ def serve(settings: Settings) -> int:
         workers=settings.workers,
         http=HTTPModes.http1,
         websockets=False,
-        loop=Loops.asyncio,
+        loop=Loops.uvloop,
         backlog=2048,
         log_level=settings.log_level,  # type: ignore[arg-type]
         log_dictconfig=granian_log_config(),

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +58,9 @@ _STATIC_TYPES = {
     ".svg": "image/svg+xml",
 }
 _ITEMS_ROUTE = "/api/items/{id}"
+# At most 16 cached list answers of at most 1 MiB each: bounded memory whatever the queries.
+_LIST_CACHE_ENTRIES = 16
+_LIST_CACHE_MAX_BODY = 1024 * 1024
 
 
 def _static_files() -> dict[str, tuple[bytes, str, Headers]]:
@@ -97,6 +101,11 @@ class App:
             else None
         )
         self._token = settings.token.encode() if settings.token else None
+        # List answers by (after, limit), valid while the store's write generation is unchanged: one
+        # process owns the store, so no write can happen behind the service's back.
+        self._list_cache: dict[tuple[int | None, int | None], tuple[int, bytes, Headers]] = {}
+        # ETags carry the generation; this id keeps them apart across restarts.
+        self._boot_id = secrets.token_hex(6)
         self._static = _static_files()
         self._openapi = orjson.dumps(_openapi.document(__version__))
         self._routes: dict[str, dict[str, Handler]] = {
@@ -270,12 +279,21 @@ class App:
                 if not value.isascii() or not value.isdigit() or int(value) > _INT64_MAX:
                     raise HTTPError(400, "after must be a non-negative integer id", "after")
                 after = int(value)
-        items, more = await self._store(self.catalog.list_items, after, limit)
-        body = b"[" + b",".join(items) + b"]"
-        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-        extra: Headers = [("etag", etag), ("cache-control", "no-cache")]
-        if more:
-            extra.append(("x-next-after", str(orjson.loads(items[-1])["id"])))
+        generation = self.engine.generation
+        etag = f'"{self._boot_id}-{generation}"'
+        cached = self._list_cache.get((after, limit))
+        if cached is not None and cached[0] == generation:
+            body, extra = cached[1], cached[2]
+        else:
+            items, more = await self._store(self.catalog.list_items, after, limit)
+            body = b"[" + b",".join(items) + b"]"
+            extra = [("etag", etag), ("cache-control", "no-cache")]
+            if more:
+                extra.append(("x-next-after", str(orjson.loads(items[-1])["id"])))
+            if len(body) <= _LIST_CACHE_MAX_BODY:
+                if len(self._list_cache) >= _LIST_CACHE_ENTRIES:
+                    self._list_cache.clear()
+                self._list_cache[(after, limit)] = (generation, body, extra)
         if request.headers.get("if-none-match") == etag:
             return Response(304, b"", [*SECURITY_HEADERS, *extra])
         return json_response(200, body, extra)

@@ -83,7 +83,11 @@ class Metrics:
 
 
 class InstrumentedEngine(Engine):
-    """Wraps an engine to time its writes and count its failures."""
+    """Wraps an engine to time its writes, count its failures, and count writes (``generation``).
+
+    One process owns the store, so ``generation`` changes whenever the content may have changed: the
+    service keys its list cache and ETags on it.
+    """
 
     def __init__(self, inner: Engine, metrics: Metrics) -> None:
         self.inner = inner
@@ -96,6 +100,7 @@ class InstrumentedEngine(Engine):
         }
         self._locked = metrics.store_errors.labels(inner.name, "locked")
         self._failed = metrics.store_errors.labels(inner.name, "error")
+        self.generation = 0
 
     def _timed(self, op: str, operation: Callable[[], _T]) -> _T:
         started = time.perf_counter()
@@ -108,6 +113,9 @@ class InstrumentedEngine(Engine):
             self._failed.inc()
             raise
         finally:
+            # After the write (even a failed one: over-invalidating is harmless), so a reader that saw
+            # the old generation never caches content newer than it under a generation that lasts.
+            self.generation += 1
             self._timers[op].observe(time.perf_counter() - started)
 
     def get(self, key: bytes) -> bytes | None:
@@ -137,7 +145,7 @@ class InstrumentedEngine(Engine):
         self.inner.backup(path)
 
     def restore(self, path: Path) -> None:
-        self.inner.restore(path)
+        self._timed("batch", lambda: self.inner.restore(path))
 
     def ping(self) -> None:
         self.inner.ping()

@@ -87,6 +87,30 @@ async def test_list_etag_answers_304_until_something_changes(api: httpx.AsyncCli
     assert changed.headers["etag"] != etag
 
 
+@pytest.mark.parametrize("store", ["memory", "lsm", "sqlite"])
+async def test_list_reflects_every_write_at_once(
+    make_app: Callable[..., App], client_for: Callable[[App], httpx.AsyncClient], store: str
+) -> None:
+    """Lists are cached between writes; no write may leave a stale list behind."""
+    async with client_for(make_app(store=store)) as api:
+
+        async def names() -> list[tuple[str, str | None]]:
+            return [(item["name"], item["description"]) for item in (await api.get("/api/items")).json()]
+
+        assert await names() == []
+        await api.post("/api/items", json={"name": "a"})
+        assert await names() == [("a", None)]
+        await api.put("/api/items/1", json={"name": "b"})
+        assert await names() == [("b", None)]
+        await api.patch("/api/items/1", json={"description": "d"})
+        assert await names() == [("b", "d")]
+        await api.post("/api/items", json={"name": "c"})
+        assert (await api.get("/api/items", params={"limit": 1})).headers["x-next-after"] == "1"
+        await api.delete("/api/items/1")
+        assert await names() == [("c", None)]
+        assert "x-next-after" not in (await api.get("/api/items", params={"limit": 1})).headers
+
+
 async def test_put_replaces_whole_item(api: httpx.AsyncClient) -> None:
     await api.post("/api/items", json={"name": "a", "description": "d"})
     replaced = await api.put("/api/items/1", json={"name": "b"})

@@ -9,6 +9,7 @@ inherited through fork hung. See tests/demo_app/store/test_lsm_processes.py.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -21,6 +22,14 @@ from .base import SEQUENCE_PREFIX, Engine, StoreError
 
 _T = TypeVar("_T")
 _DB_FILE = "demoapp.ldb"
+
+
+def _prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest key above every key that starts with ``prefix``; None when there is none."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
 class LsmEngine(Engine):
@@ -100,25 +109,18 @@ class LsmEngine(Engine):
     def scan(
         self, prefix: bytes, after: bytes | None = None, limit: int | None = None
     ) -> list[tuple[bytes, bytes]]:
+        start = after if after is not None and after >= prefix else prefix
+        end = _prefix_end(prefix)
+
         def collect() -> list[tuple[bytes, bytes]]:
-            result: list[tuple[bytes, bytes]] = []
-            start = after if after is not None and after >= prefix else prefix
             with self._db.cursor() as cursor:
-                try:
-                    cursor.seek(start, lsm.SEEK_GE)
-                except KeyError:
-                    return result
-                while cursor.is_valid():
-                    key = cursor.key()
-                    if not key.startswith(prefix) or (limit is not None and len(result) >= limit):
-                        break
-                    if key != after:
-                        result.append((key, cursor.value()))
-                    try:
-                        cursor.next()
-                    except StopIteration:
-                        break
-            return result
+                # lsm-db iterates in C: far cheaper than stepping the cursor from Python. The range is
+                # inclusive at both ends, so the start key (``after``) and the end key (the prefix's
+                # successor) may come back and are filtered out; hence the two extra pairs.
+                pairs = cursor.fetch_range(start, end)
+                window = list(pairs if limit is None else itertools.islice(pairs, limit + 2))
+            result = [(key, value) for key, value in window if key != after and key.startswith(prefix)]
+            return result if limit is None else result[:limit]
 
         return self._locked(collect)
 

@@ -74,6 +74,16 @@ def test_prefix_scan_is_ordered_bounded_and_exclusive(engine: Engine) -> None:
     assert [k for k, _ in engine.scan(b"item/", after=b"a", limit=1)] == [b"item/01"]
 
 
+def test_prefix_scan_with_high_bytes(engine: Engine) -> None:
+    for key in (b"a\xff", b"a\xff\x00", b"a\xff\xff\x01", b"b", b"\xff\xff"):
+        engine.put(key, b"v")
+    assert [k for k, _ in engine.scan(b"a\xff")] == [b"a\xff", b"a\xff\x00", b"a\xff\xff\x01"]
+    assert [k for k, _ in engine.scan(b"a\xff", after=b"a\xff", limit=1)] == [b"a\xff\x00"]
+    assert [k for k, _ in engine.scan(b"\xff")] == [b"\xff\xff"]
+    assert [k for k, _ in engine.scan(b"a", after=b"c")] == []
+    assert len(engine.scan(b"")) == 5
+
+
 def test_sequence_starts_at_one_and_is_per_name(engine: Engine) -> None:
     assert [engine.next_sequence(b"items") for _ in range(3)] == [1, 2, 3]
     assert engine.next_sequence(b"other") == 1
