@@ -9,6 +9,7 @@ from __future__ import annotations
 import compileall
 import importlib.util
 import json
+import platform
 import py_compile
 import shlex
 import stat
@@ -20,7 +21,9 @@ from provider._certificate import ensure_certificate
 
 ADDRESS = "registry.terraform.io/demoapp/demoapp"
 VERSION = "0.1.0"
-PLATFORM = "linux_amd64"
+_ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+# Terraform's name for this machine's platform (the mirror directory it looks in), e.g. linux_amd64.
+PLATFORM = f"{sys.platform}_{_ARCHITECTURES.get(platform.machine().lower(), platform.machine().lower())}"
 
 # The project root: `-S` below skips site.py (and with it the editable-install finder), so the launcher
 # puts the project and the venv's site-packages on PYTHONPATH itself.
