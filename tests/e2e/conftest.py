@@ -32,7 +32,7 @@ def demo_factory(
 
     yield make_run
     for run in runs:
-        if (run.work / "baseline" / "settings.json").exists():
+        if run.has_resources():
             run.cli("down", check=False)
         for container in docker_client.containers.list(all=True, filters={"name": run.container}):
             container.remove(force=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from examples.harness import Terraform
+from examples.harness import Terraform, TerraformError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAKE_TIMEOUT = 900
@@ -73,6 +73,15 @@ class DemoRun:
 
     def terraform(self) -> Terraform:
         return Terraform(self.work / "baseline" / "standins", self.work / "terraform.tfrc")
+
+    def has_resources(self) -> bool:
+        """Whether the demo's state (local or pg) still holds anything; unknown counts as yes."""
+        if not (self.work / "baseline" / "settings.json").exists():
+            return False
+        try:
+            return bool(self.terraform().state_list())
+        except (TerraformError, OSError):
+            return True
 
     def state(self) -> dict[str, Any]:
         """The local state file itself, read without terraform."""
