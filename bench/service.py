@@ -313,9 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = run(args.store, args.log_level, args.duration, args.warmup, Path(workdir))
     except BenchError as error:
         parser.exit(1, f"bench: {error}\n")
-    print(
-        f"demo-app on 127.0.0.1, store={args.store}, log-level={args.log_level}, wrk -t{THREADS} -c{CONNECTIONS}"
-    )
+    print(f"demo-app on 127.0.0.1, store={args.store}, log-level={args.log_level}")
+    print(f"wrk -t{THREADS} -c{CONNECTIONS} -d{args.duration}s --latency, after {args.warmup}s of warm-up")
     print(report(results))
     document = {
         "benchmark": "service",
