@@ -24,7 +24,7 @@ def plot(groups: Sequence[Group], path: Path, title: str) -> Path:
 
     engines = list(dict.fromkeys(group.engine for group in groups if group.engine != BASELINE_ENGINE))
     colors = {engine: f"C{index}" for index, engine in enumerate(engines)} | {BASELINE_ENGINE: "grey"}
-    figure, (failures_axis, throughput_axis) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    figure, (failures_axis, throughput_axis) = plt.subplots(1, 2, figsize=(11, 4.8), constrained_layout=True)
     for label, members in series.items():
         members = sorted(members, key=lambda group: group.parallelism)
         parallelism = [group.parallelism for group in members]
@@ -56,8 +56,9 @@ def plot(groups: Sequence[Group], path: Path, title: str) -> Path:
     throughput_axis.set_ylabel("resources created per second (median)")
     throughput_axis.set_ylim(bottom=0)
     throughput_axis.set_title("Throughput")
-    throughput_axis.legend(fontsize="small")
-    failures_axis.legend(fontsize="small")
+    # One legend for both panels, below them, so no line is hidden behind it.
+    handles, labels = throughput_axis.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncol=4, fontsize="small", frameon=False)
     figure.suptitle(title)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)

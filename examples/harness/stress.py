@@ -482,11 +482,16 @@ def report(runs: Sequence[StressRun], options: StressOptions, out: Path, console
         console.print(f"  • {escape(line)}")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = out / stamp
-    settings = {**options.to_json(), "finished_at": stamp, "cpus": os.cpu_count()}
+    # Wall times only mean something next to how busy the machine was.
+    load = os.getloadavg()[1]
+    settings = {**options.to_json(), "finished_at": stamp, "cpus": os.cpu_count(), "load_average_5m": load}
     json_path, csv_path = write_results(folder, runs, settings, advice)
     from examples.harness._stress_plot import plot  # matplotlib: only paid for by a finished sweep
 
-    title = f"{options.items} items, provider workers {options.workers}, " + settings["service"]
+    title = (
+        f"{options.items} items, provider workers {options.workers}, {settings['service']}, "
+        f"{os.cpu_count()} CPUs at load {load:.1f}"
+    )
     png_path = plot(groups, folder / "stress.png", f"demoapp stress: {title}")
     console.print(f"Results: {json_path}, {csv_path}, {png_path}")
     return folder
