@@ -49,7 +49,7 @@ PAYLOADS = {
 def test_hostile_display_and_items_are_shown_as_text_and_never_run(
     bypass_csp: bool, start_service: Callable[..., DemoService], tally: Tally
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import Dialog, expect, sync_playwright
 
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is required (apt-get install chromium)"
@@ -65,24 +65,27 @@ def test_hostile_display_and_items_are_shown_as_text_and_never_run(
     marker_requests: list[str] = []
     dialogs: list[str] = []
     policy_violations: list[str] = []
+
+    def record_marker(url: str) -> None:
+        if MARKER in url:
+            marker_requests.append(url)
+
+    def record_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def record_violation(text: str) -> None:
+        if "Content Security Policy" in text:
+            policy_violations.append(text)
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         try:
             context = browser.new_context(bypass_csp=bypass_csp)
             page = context.new_page()
-            page.on(
-                "request",
-                lambda request: marker_requests.append(request.url) if MARKER in request.url else None,
-            )
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            page.on(
-                "console",
-                lambda message: (
-                    policy_violations.append(message.text)
-                    if "Content Security Policy" in message.text
-                    else None
-                ),
-            )
+            page.on("request", lambda request: record_marker(request.url))
+            page.on("dialog", record_dialog)
+            page.on("console", lambda message: record_violation(message.text))
             page.goto(service.url, wait_until="networkidle")
             body = page.locator("body")
             expect(body).to_contain_text("xss probe", timeout=15_000)

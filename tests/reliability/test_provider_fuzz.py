@@ -139,7 +139,7 @@ def test_cases_cover_every_attribute(terraform: Terraform) -> None:
     schemas = json.loads(terraform.run("providers", "schema", "-json").stdout)
     (provider,) = schemas["provider_schemas"].values()
 
-    def settable(block: dict[str, dict[str, object]]) -> set[str]:
+    def settable(block: dict[str, dict[str, dict[str, bool]]]) -> set[str]:
         return {
             name
             for name, spec in block["attributes"].items()

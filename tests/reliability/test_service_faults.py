@@ -108,7 +108,7 @@ def test_kill_9_keeps_every_acknowledged_write(
     port = service.port
     acknowledged: dict[int, str] = {}
     deleted: set[int] = set()
-    display = {"kill": 0}
+    display: dict[str, object] = {}
     kills = 3
     for round_number in range(1, kills + 1):
         with service.api() as api:
