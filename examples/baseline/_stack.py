@@ -77,6 +77,9 @@ class BaselineStack(TerraformStack):
             ),
             wait=True,
             wait_timeout=60,
+            # The image's runtime contract: nothing writes outside the tmpfs (the store lives in /dev/shm).
+            read_only=True,
+            tmpfs={"/tmp": "rw,noexec,nosuid,size=64m"},
         )
         settle = Sleep(
             self,

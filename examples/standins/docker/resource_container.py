@@ -29,7 +29,7 @@ from tf.iface import (
     UpdateContext,
 )
 from tf.schema import Attribute, Block, Schema
-from tf.types import Bool, List, Number, Set, String, Unknown
+from tf.types import Bool, List, Map, Number, Set, String, Unknown
 from tf.utils import Diagnostics
 
 from examples.standins._blocks import ListNestedBlock
@@ -121,6 +121,22 @@ SCHEMA = Schema(
             "rm",
             Bool(),
             description="When true, the engine removes the container when it exits. Default false.",
+            optional=True,
+            requires_replace=True,
+        ),
+        Attribute(
+            "read_only",
+            Bool(),
+            description="When true, the container's root filesystem is mounted read-only. Default false. "
+            "Changing it replaces the container.",
+            optional=True,
+            requires_replace=True,
+        ),
+        Attribute(
+            "tmpfs",
+            Map(String()),
+            description="tmpfs mounts: container path -> mount options (e.g. `rw,size=64m`). Changing them "
+            "replaces the container.",
             optional=True,
             requires_replace=True,
         ),
@@ -270,6 +286,8 @@ class ContainerModel:
     wait: bool | None = None
     wait_timeout: int | float | None = None
     rm: bool | None = None
+    read_only: bool | None = None
+    tmpfs: dict[str, str] | None = None
     id: str | None = None
     exit_code: int | None = None
     network_data: list[dict[str, Any]] | None = None
@@ -289,6 +307,8 @@ class ContainerModel:
             wait=known.get("wait"),
             wait_timeout=known.get("wait_timeout"),
             rm=known.get("rm"),
+            read_only=known.get("read_only"),
+            tmpfs=known.get("tmpfs"),
             id=known.get("id"),
             exit_code=known.get("exit_code"),
             network_data=known.get("network_data"),
@@ -321,6 +341,8 @@ class ContainerModel:
             "ports": dict(bindings),
             "restart_policy": {"Name": self.effective_restart},
             "auto_remove": bool(self.rm),
+            "read_only": bool(self.read_only),
+            "tmpfs": dict(self.tmpfs or {}),
             "detach": True,
         }
         if self.healthcheck:
@@ -677,6 +699,8 @@ def _model_from_engine(container: docker.models.containers.Container) -> Contain
         env=attrs["Config"].get("Env") or [],
         restart=(host_config.get("RestartPolicy") or {}).get("Name") or None,
         rm=host_config.get("AutoRemove"),
+        read_only=host_config.get("ReadonlyRootfs") or None,
+        tmpfs=host_config.get("Tmpfs") or None,
         ports=ports,
         healthcheck=healthcheck,
     )
