@@ -272,9 +272,10 @@ def report(results: Sequence[LoadResult]) -> str:
             f"{result.requests_per_second:,.0f}",
             f"{result.p50_ms:.2f}",
             f"{result.p99_ms:.2f}",
-            f"{result.target:,}",
-            f"{result.requests_per_second / result.target:.2f}x",
-            f"{result.ratio_to_go:.2f}x",
+            # The ceiling is a reference for this minute on this machine, not a service load.
+            "-" if result.load == "ceiling" else f"{result.target:,}",
+            "-" if result.load == "ceiling" else f"{result.requests_per_second / result.target:.2f}x",
+            "-" if result.load == "ceiling" else f"{result.ratio_to_go:.2f}x",
             f"{result.server_cpu_us_per_request:.1f}",
             f"{result.one_core_capacity:,.0f}",
         )
