@@ -25,12 +25,19 @@ XSS = {
 
 
 @pytest.fixture
-def page(service: Callable[..., ServiceProcess], tmp_path: Path) -> Iterator[tuple[object, ServiceProcess]]:
+def server_flags() -> tuple[str, ...]:
+    return ()
+
+
+@pytest.fixture
+def page(
+    service: Callable[..., ServiceProcess], tmp_path: Path, server_flags: tuple[str, ...]
+) -> Iterator[tuple[object, ServiceProcess]]:
     if CHROMIUM is None:
         pytest.skip("no chromium binary on PATH (apt install chromium)")
     from playwright.sync_api import sync_playwright
 
-    server = service("--store", "memory", "--log-level", "warning")
+    server = service("--store", "memory", "--log-level", "warning", *server_flags)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -141,3 +148,24 @@ def test_add_edit_and_delete_from_the_page(page: tuple[object, ServiceProcess]) 
     tab.get_by_test_id("item-name-input").evaluate("input => input.removeAttribute('required')")
     tab.get_by_test_id("item-submit").click()
     expect(tab.get_by_test_id("items-error")).to_have_text("name must not be empty (name)")
+
+
+@pytest.mark.parametrize("server_flags", [("--token", "page-token", "--token-reads")])
+def test_page_asks_for_the_token_when_reads_need_one(page: tuple[object, ServiceProcess]) -> None:
+    from playwright.sync_api import Page, expect
+
+    tab, server = page
+    assert isinstance(tab, Page)
+    with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer page-token"}) as api:
+        api.post("/api/items", json={"name": "guarded"})
+    expect(tab.get_by_test_id("token-form")).to_be_visible(timeout=LIVE_MS + 1000)
+    expect(tab.get_by_test_id("item-row")).to_have_count(0)
+    tab.get_by_test_id("token-input").fill("page-token")
+    tab.get_by_test_id("token-input").press("Enter")
+    expect(tab.get_by_test_id("token-form")).to_be_hidden()
+    expect(tab.get_by_test_id("item-row").first.get_by_test_id("item-name")).to_have_text(
+        "guarded", timeout=LIVE_MS
+    )
+    tab.get_by_test_id("item-name-input").fill("added with the token")
+    tab.get_by_test_id("item-submit").click()
+    expect(tab.get_by_test_id("item-row")).to_have_count(2, timeout=LIVE_MS)
