@@ -32,6 +32,8 @@ def test_container_is_published_on_loopback_only_with_healthcheck_and_wait(confi
     assert container["ports"] == [{"internal": 8080, "external": 18080, "ip": "127.0.0.1"}]
     assert container["name"] == "demo-test"
     assert container["wait"] is True
+    assert container["read_only"] is True
+    assert set(container["tmpfs"]) == {"/tmp"}
     assert container["healthcheck"]["test"] == ["CMD", "demo-app", "healthcheck"]
     assert container["image"] == "${docker_image.image.image_id}"
     assert config["resource"]["docker_image"]["image"]["keep_locally"] is True
