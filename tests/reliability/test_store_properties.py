@@ -134,6 +134,13 @@ def machine_for(engine_name: str, steps: list[int]) -> type[RuleBasedStateMachin
         @invariant()
         def whole_content_matches(self) -> None:
             assert self.engine.scan(b"") == sorted(self.model.items())
+            # Paging through everything, one small page after another, gives the same content.
+            for limit in (1, 3):
+                pages: list[tuple[bytes, bytes]] = []
+                while page := self.engine.scan(b"", after=pages[-1][0] if pages else None, limit=limit):
+                    assert len(page) <= limit
+                    pages.extend(page)
+                assert pages == sorted(self.model.items()), f"paging with limit {limit}"
 
     StoreMachine.__name__ = f"StoreMachine_{engine_name}"
     return StoreMachine
