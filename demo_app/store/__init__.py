@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -30,12 +31,32 @@ __all__ = [
 ENGINES = ("lsm", "memory", "sqlite")
 
 
+_EPHEMERAL_PREFIX = "demoapp-lsm-"
+
+
 def ephemeral_directory() -> Path:
-    """A fresh private directory for an ephemeral store, on tmpfs (/dev/shm) when there is one."""
+    """A fresh private directory for an ephemeral store, on tmpfs (/dev/shm) when there is one.
+
+    A killed service cannot remove its directory, and tmpfs is memory: directories left by processes
+    that no longer exist are removed first. The owner's pid is in the name for that.
+    """
     shm = Path("/dev/shm")
-    parent = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-    # The pid in the name tells which process a directory left by kill -9 belonged to.
-    return Path(tempfile.mkdtemp(prefix=f"demoapp-lsm-{os.getpid()}-", dir=parent))
+    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    for leftover in parent.glob(f"{_EPHEMERAL_PREFIX}*-*"):
+        owner = leftover.name.removeprefix(_EPHEMERAL_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not _process_exists(int(owner)):
+            shutil.rmtree(leftover, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{_EPHEMERAL_PREFIX}{os.getpid()}-", dir=parent))
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def open_store(engine: str, data_dir: Path | None = None) -> Engine:

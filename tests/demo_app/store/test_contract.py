@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -10,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from demo_app.store import SEQUENCE_PREFIX, Engine, LsmEngine, StoreBusy, StoreError, open_store
+from demo_app.store import (
+    SEQUENCE_PREFIX,
+    Engine,
+    LsmEngine,
+    StoreBusy,
+    StoreError,
+    ephemeral_directory,
+    open_store,
+)
 
 KINDS = ["memory", "lsm", "lsm-persistent", "sqlite"]
 
@@ -148,6 +159,27 @@ def test_ephemeral_lsm_lives_in_a_private_directory_removed_on_close() -> None:
     engine.put(b"k", b"v")
     engine.close()
     assert not directory.exists()
+
+
+def test_ephemeral_lsm_removes_directories_of_dead_processes() -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    probe = ephemeral_directory()
+    probe.rmdir()
+    parent = probe.parent
+    leftover = parent / f"demoapp-lsm-{gone.pid}-leftover"
+    leftover.mkdir()
+    (leftover / "demoapp.ldb").write_bytes(b"x")
+    alive = parent / f"demoapp-lsm-{os.getpid()}-alive"
+    alive.mkdir()
+    try:
+        engine = open_store("lsm")
+        engine.close()
+        assert not leftover.exists(), "the directory of a process that is gone is removed"
+        assert alive.exists(), "a live process keeps its directory"
+    finally:
+        shutil.rmtree(leftover, ignore_errors=True)
+        shutil.rmtree(alive, ignore_errors=True)
 
 
 def test_persistent_lsm_keeps_data_across_reopen(tmp_path: Path) -> None:
