@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from . import __version__, _openapi, _system
-from ._catalog import Catalog, Clock, rfc3339, utc_now
+from ._catalog import Catalog, Clock, IdempotencyConflict, rfc3339, utc_now
 from ._config import DISPLAY_BODY_LIMIT, ITEM_BODY_LIMIT, Settings
 from ._http import (
     JSON_HEADERS,
@@ -40,8 +41,8 @@ from ._http import (
 from ._logs import AccessLog
 from ._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ._metrics import InstrumentedEngine, Metrics
+from ._openapi import IDEMPOTENCY_KEY_PATTERN, LIMIT_MAX, NAME_MAX
 from ._openapi import INT64_MAX as _INT64_MAX
-from ._openapi import LIMIT_MAX, NAME_MAX
 from .store import Engine, StoreBusy, StoreError, open_store
 
 _T = TypeVar("_T")
@@ -61,6 +62,8 @@ _ITEMS_ROUTE = "/api/items/{id}"
 # At most 16 cached list answers of at most 1 MiB each: bounded memory whatever the queries.
 _LIST_CACHE_ENTRIES = 16
 _LIST_CACHE_MAX_BODY = 1024 * 1024
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+_REPLAYED: Headers = [("idempotent-replayed", "true")]
 
 
 def _static_files() -> dict[str, tuple[bytes, str, Headers]]:
@@ -299,11 +302,25 @@ class App:
         return json_response(200, body, extra)
 
     async def create_item(self, request: Request, _: str) -> Response:
+        idempotency_key = request.headers.get("idempotency-key")
+        if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise HTTPError(
+                400, "Idempotency-Key must be 1 to 128 characters of A-Z a-z 0-9 . _ : -", "Idempotency-Key"
+            )
         body = await self._json_object(request)
         name = self._name(body, required=True)
         assert name is not None
         description = self._description(body)
-        return json_response(201, await self._store(self.catalog.create_item, name, description))
+        if idempotency_key is None:
+            # The common path stays one sequence and one put: no lookup of a key record.
+            return json_response(201, await self._store(self.catalog.create_item, name, description))
+        try:
+            created = await self._store(self.catalog.create_item_once, idempotency_key, name, description)
+        except IdempotencyConflict:
+            raise HTTPError(
+                422, "Idempotency-Key was already used for a create with a different body", "Idempotency-Key"
+            ) from None
+        return json_response(201, created.body, _REPLAYED if created.replayed else None)
 
     async def get_item(self, request: Request, segment: str) -> Response:
         item = await self._store(self.catalog.get_item, self._item_id(segment))

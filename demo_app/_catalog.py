@@ -3,14 +3,22 @@
 Items live under ``item/<20-digit id>`` so key order is numeric order; their values are the item's JSON
 as served, so a list is a join of stored values with no re-encoding. The display is one record: a JSON
 metadata line, a newline, then the document exactly as it was put.
+
+A create sent with an idempotency key also writes ``idempotency/<key>`` in the same batch as the item:
+the request's fingerprint, a newline, then the 201 body as first answered. A retry of a create whose
+answer was lost then replays that answer instead of creating a second item. Records are kept (backups
+carry them), also after their item is deleted: a replay answers the first 201 body whatever happened
+to the item since, as a repeated request must get the same answer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +27,7 @@ import orjson
 from .store import Engine
 
 ITEM_PREFIX = b"item/"
+IDEMPOTENCY_PREFIX = b"idempotency/"
 _DISPLAY_KEY = b"display"
 _ITEM_SEQUENCE = b"items"
 
@@ -43,6 +52,50 @@ def canonical_hash(document: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+class IdempotencyConflict(Exception):
+    """The idempotency key was first used for a create with a different name or description."""
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    body: bytes
+    #: True when the key had been seen: ``body`` is the first answer and nothing was written now.
+    replayed: bool
+
+
+@dataclass(slots=True)
+class _KeyLock:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    holders: int = 0
+
+
+class _KeyLocks:
+    """One lock per idempotency key in use, dropped when its last holder leaves, so only requests that
+    share a key wait for one another (creates with different keys keep their full concurrency)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, _KeyLock] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            entry = self._locks.setdefault(key, _KeyLock())
+            entry.holders += 1
+        try:
+            with entry.lock:
+                yield
+        finally:
+            with self._guard:
+                entry.holders -= 1
+                if not entry.holders:
+                    del self._locks[key]
+
+
+def _fingerprint(name: str, description: str | None) -> bytes:
+    return hashlib.sha256(orjson.dumps([name, description])).hexdigest().encode()
+
+
 @dataclass(frozen=True, slots=True)
 class DisplayMeta:
     hash: str
@@ -57,17 +110,44 @@ class Catalog:
     def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
         self.engine = engine
         self._clock = clock
+        self._key_locks = _KeyLocks()
 
     # Items -------------------------------------------------------------------------------------------
 
-    def create_item(self, name: str, description: str | None) -> bytes:
+    def _new_item(self, name: str, description: str | None) -> tuple[int, bytes]:
         item_id = self.engine.next_sequence(_ITEM_SEQUENCE)
         now = rfc3339(self._clock())
         body = orjson.dumps(
             {"id": item_id, "name": name, "description": description, "created_at": now, "updated_at": now}
         )
+        return item_id, body
+
+    def create_item(self, name: str, description: str | None) -> bytes:
+        item_id, body = self._new_item(name, description)
         self.engine.put(item_key(item_id), body)
         return body
+
+    def create_item_once(self, idempotency_key: str, name: str, description: str | None) -> Created:
+        """Create the item unless ``idempotency_key`` was used before: then answer the first 201 body, or
+        raise IdempotencyConflict when that create had another name or description.
+
+        Check and create must not interleave for one key. One process owns the store (the service
+        refuses more workers), so a process lock is enough: with the sqlite engine handlers run in a
+        thread pool and really contend for it; with the others they run on the event loop one at a time.
+        """
+        record_key = IDEMPOTENCY_PREFIX + idempotency_key.encode()
+        fingerprint = _fingerprint(name, description)
+        with self._key_locks.hold(idempotency_key):
+            record = self.engine.get(record_key)
+            if record is not None:
+                first_fingerprint, _, first_body = record.partition(b"\n")
+                if first_fingerprint != fingerprint:
+                    raise IdempotencyConflict(idempotency_key)
+                return Created(first_body, replayed=True)
+            item_id, body = self._new_item(name, description)
+            # One batch: no item is stored without its key record, so every acknowledged create replays.
+            self.engine.batch({item_key(item_id): body, record_key: fingerprint + b"\n" + body})
+            return Created(body, replayed=False)
 
     def get_item(self, item_id: int) -> bytes | None:
         return self.engine.get(item_key(item_id))

@@ -13,6 +13,8 @@ from ._config import DISPLAY_BODY_LIMIT
 NAME_MAX = 256
 LIMIT_MAX = 10_000
 INT64_MAX = 2**63 - 1
+#: An idempotency key: 1 to 128 characters of a set that needs no quoting in a header or a store key.
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 
 _JSON = "application/json"
 
@@ -40,6 +42,9 @@ _BAD_ID = _error("The id is not a non-negative 64-bit integer")
 _NOT_FOUND = _error("No item with this id")
 _INVALID = _error("Invalid JSON, a field of the wrong type, or a value out of range; `field` names it")
 _SLOW = _error("The body did not arrive in time")
+_KEY_REUSED = _error(
+    "The Idempotency-Key was already used for a create with another name or description; `field` names it"
+)
 
 _ID_PARAMETER = {
     "name": "id",
@@ -54,6 +59,15 @@ _IF_NONE_MATCH = {
     "required": False,
     "description": "An ETag from an earlier answer: 304 with no body when nothing changed",
     "schema": {"type": "string"},
+}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes the create safe to retry: the first request with a key creates the item; a "
+    "repeat with the same key and the same name and description creates nothing and answers the first "
+    "201 body again, with `Idempotent-Replayed: true`. An invalid key answers 400 naming it",
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
 }
 _ETAG = {"ETag": {"description": "Validator for If-None-Match", "schema": {"type": "string"}}}
 _NOT_MODIFIED = {"description": "Unchanged since the ETag given in If-None-Match"}
@@ -141,14 +155,26 @@ def document(version: str) -> dict[str, Any]:
                 "post": {
                     "operationId": "createItem",
                     "summary": "Create an item; its id comes from the store's atomic sequence",
+                    "parameters": [_IDEMPOTENCY_KEY],
                     "requestBody": _item_body(["name"]),
                     "responses": {
-                        "201": _json("The new item", _ref("Item")),
+                        "201": _json(
+                            "The new item, or with a known Idempotency-Key the item its first request made",
+                            _ref("Item"),
+                            {
+                                "Idempotent-Replayed": {
+                                    "description": "`true` when this answer replays an earlier create with "
+                                    "the same Idempotency-Key; absent otherwise",
+                                    "schema": {"const": "true"},
+                                }
+                            },
+                        ),
                         "400": _INVALID,
                         "401": _UNAUTHORIZED,
                         "405": _METHOD,
                         "408": _SLOW,
                         "413": _TOO_LARGE,
+                        "422": _KEY_REUSED,
                         "503": _BUSY,
                     },
                 },
