@@ -2,14 +2,22 @@
 
 Every failure leaves this module as a `ClientError` whose message names the URL, so the resources can
 turn it into one Terraform diagnostic. Retries are bounded: connection refused (the service is still
-booting) is retried for every method because the request never reached the service; timeouts and 5xx
-only for idempotent methods, and POST only on 503 (the service rejected it before storing anything).
+booting) is retried for every method because the request never reached the service; transport errors,
+timeouts and 5xx only for requests that are safe to repeat, and any request on 503 (the service rejected
+it before storing anything).
+
+Safe to repeat are the idempotent methods and creates. A create sends one `Idempotency-Key` (a uuid4) on
+every attempt: when an attempt was stored but its answer lost (a reset or killed connection, a timeout),
+the service answers the retry with the item that attempt made instead of storing a second one. Without
+the key a retried POST could create the item twice, and without retries the stored item would be an
+orphan: Terraform records the create as failed, so destroy never removes it.
 """
 
 from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +29,7 @@ from provider._mirror import VERSION
 USER_AGENT = f"terraform-provider-demoapp/{VERSION}"
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 4.0
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 
@@ -61,9 +70,14 @@ class DemoappClient:
             delay = max(delay, min(BACKOFF_CAP, float(retry_after)))
         return delay
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, *, idempotency_key: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         url = f"{self.endpoint}{path}"
         attempts = self.retries + 1
+        repeatable = method in _IDEMPOTENT or idempotency_key is not None
+        if idempotency_key is not None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), IDEMPOTENCY_HEADER: idempotency_key}
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
@@ -78,14 +92,14 @@ class DemoappClient:
                 self._sleep(self._backoff(attempt, None))
                 continue
             except (httpx.HTTPError, OSError) as exc:
-                if last or method not in _IDEMPOTENT:
+                if last or not repeatable:
                     raise ServiceUnreachable(
                         f"demoapp request failed: {method} {url}",
                         f"{type(exc).__name__}: {exc or 'no detail'} (attempt {attempt + 1} of {attempts})",
                     ) from exc
                 self._sleep(self._backoff(attempt, None))
                 continue
-            retryable = response.status_code == 503 or (response.status_code >= 500 and method in _IDEMPOTENT)
+            retryable = response.status_code == 503 or (response.status_code >= 500 and repeatable)
             if retryable and not last:
                 self._sleep(self._backoff(attempt, response.headers.get("Retry-After")))
                 continue
@@ -136,7 +150,9 @@ class DemoappClient:
 
     # --- items ---
     def create_item(self, name: str, description: str | None) -> dict[str, Any]:
-        response = self._call("POST", "/api/items", 201, json={"name": name, "description": description})
+        """Create one item; every attempt of this call carries the same new idempotency key."""
+        body = {"name": name, "description": description}
+        response = self._call("POST", "/api/items", 201, json=body, idempotency_key=str(uuid.uuid4()))
         return self._json_object("POST", response)
 
     def get_item(self, item_id: int) -> dict[str, Any]:

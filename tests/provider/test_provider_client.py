@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 
 import httpx
@@ -16,6 +17,7 @@ from provider._client import (
     ServiceUnreachable,
     untrusted_text,
 )
+from provider.acceptance import DemoService
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -76,22 +78,109 @@ def test_retries_are_bounded_and_the_error_names_the_url() -> None:
     assert "http://127.0.0.1:9" in raised.value.summary
 
 
-def test_idempotent_calls_retry_5xx_and_post_only_503() -> None:
+def test_idempotent_calls_and_creates_retry_5xx() -> None:
     handler, seen = refuse_then([httpx.Response(500, json={"error": "boom"}), httpx.Response(200, json=ITEM)])
     client, _ = make_client(handler)
     assert client.get_item(7) == ITEM and len(seen) == 2
 
-    handler, seen = refuse_then([httpx.Response(500, json={"error": "boom", "field": None})])
+    handler, seen = refuse_then([httpx.Response(500, json={"error": "boom"}), httpx.Response(201, json=ITEM)])
     client, _ = make_client(handler)
-    with pytest.raises(ApiError, match="boom"):
-        client.create_item("n", None)
-    assert len(seen) == 1, "a POST that may have been applied is not repeated"
+    assert client.create_item("n", None) == ITEM
+    assert len(seen) == 2, "a create carries an idempotency key, so repeating it cannot store a second item"
 
     busy = httpx.Response(503, json={"error": "store busy"}, headers={"Retry-After": "1"})
     handler, seen = refuse_then([busy, httpx.Response(201, json=ITEM)])
     client, sleeps = make_client(handler)
     assert client.create_item("n", None) == ITEM
     assert sleeps == [1.0], "Retry-After is honoured"
+
+
+def test_a_post_without_idempotency_key_is_repeated_only_on_503() -> None:
+    handler, seen = refuse_then([httpx.Response(500, json={"error": "boom", "field": None})])
+    client, _ = make_client(handler)
+    assert client._send("POST", "/api/items", json={"name": "n"}).status_code == 500
+    assert len(seen) == 1, "a POST that may have been applied is not repeated"
+
+    def lost(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        raise httpx.ReadError("[Errno 9] Bad file descriptor", request=request)
+
+    seen.clear()
+    client, _ = make_client(lost)
+    with pytest.raises(ServiceUnreachable, match="attempt 1 of 4"):
+        client._send("POST", "/api/items", json={"name": "n"})
+    assert len(seen) == 1
+
+
+def lose_answers(
+    service_url: str, lost: Callable[[httpx.Request], Exception], posts_lost: frozenset[int] = frozenset({1})
+) -> tuple[Handler, list[httpx.Request]]:
+    """A transport that sends every request to the real service, but discards the answers to the POSTs
+    numbered in ``posts_lost`` (from 1) and raises ``lost(request)`` instead: the service stored the
+    item, the client never hears of it."""
+    service = httpx.HTTPTransport()
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        forwarded = httpx.Request(
+            request.method,
+            service_url + request.url.raw_path.decode(),
+            headers=request.headers,
+            content=request.content,
+        )
+        response = service.handle_request(forwarded)
+        response.read()
+        if request.method == "POST" and sum(sent.method == "POST" for sent in seen) in posts_lost:
+            raise lost(request)
+        return httpx.Response(response.status_code, headers=response.headers, content=response.content)
+
+    return handler, seen
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        lambda request: httpx.ReadError("[Errno 9] Bad file descriptor", request=request),
+        lambda request: httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        lambda request: httpx.ReadTimeout("timed out", request=request),
+    ],
+    ids=["read-error", "disconnected", "timeout"],
+)
+def test_a_create_whose_answer_was_lost_is_retried_and_stored_once(
+    service: DemoService, lost: Callable[[httpx.Request], Exception]
+) -> None:
+    handler, seen = lose_answers(service.url, lost)
+    client, sleeps = make_client(handler, retries=2)
+    item = client.create_item("web", "kept once")
+    assert len(seen) == 2 and len(sleeps) == 1
+    assert seen[0].headers["Idempotency-Key"] == seen[1].headers["Idempotency-Key"]
+    uuid.UUID(seen[0].headers["Idempotency-Key"], version=4)
+    with service.api() as api:
+        stored = api.get("/api/items").json()
+    assert stored == [item], "the retry answered the item the first attempt stored, and nothing else"
+
+
+def test_every_create_has_its_own_key(service: DemoService) -> None:
+    lost = frozenset({1, 3})  # the first attempt of each create
+    handler, seen = lose_answers(service.url, lambda request: httpx.ReadError("lost", request=request), lost)
+    client, _ = make_client(handler, retries=1)
+    first = client.create_item("same", None)
+    second = client.create_item("same", None)
+    keys = [request.headers["Idempotency-Key"] for request in seen]
+    assert keys[0] == keys[1] != keys[2] == keys[3]
+    assert first["id"] != second["id"]
+    with service.api() as api:
+        assert [item["id"] for item in api.get("/api/items").json()] == [first["id"], second["id"]]
+
+
+def test_without_retries_a_lost_answer_is_still_an_error(service: DemoService) -> None:
+    """retries = 0 keeps its meaning: one attempt, and its failure is reported, naming the attempt."""
+    handler, seen = lose_answers(service.url, lambda request: httpx.ReadError("lost", request=request))
+    client, _ = make_client(handler, retries=0)
+    with pytest.raises(ServiceUnreachable, match=r"attempt 1 of 1"):
+        client.create_item("n", None)
+    assert len(seen) == 1
 
 
 def test_api_errors_carry_status_message_and_field() -> None:
