@@ -11,7 +11,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -22,17 +21,11 @@ from examples.harness import _doctor, _mirror, stress
 from examples.harness._demo import Demo, Verification
 from examples.harness._errors import HarnessError
 from examples.harness._terraform import TerraformError
+from examples.harness._work import DEFAULT_WORK, work_folder
 
-DEFAULT_WORK = ".work"
 EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-
-def _work(args: argparse.Namespace) -> Path:
-    work = Path(args.work or os.environ.get("DEMOAPP_WORK") or DEFAULT_WORK)
-    work.mkdir(parents=True, exist_ok=True)
-    return work
 
 
 def _settings_from(args: argparse.Namespace) -> BaselineSettings:
@@ -62,13 +55,13 @@ def _print_verification_outcome(console: Console, verification: Verification, wh
 def cmd_up(args: argparse.Namespace, console: Console) -> int:
     settings = _settings_from(args)
     started = time.monotonic()
-    verification = Demo(_work(args), console).up(settings, args.providers)
+    verification = Demo(work_folder(args), console).up(settings, args.providers)
     console.print(f"Demo up in {time.monotonic() - started:.1f}s: open [bold]{settings.app_url}[/]")
     return _print_verification_outcome(console, verification, "The page shows the display and the items.")
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
-    report = Demo(_work(args), console).status()
+    report = Demo(work_folder(args), console).status()
     table = Table(show_header=False)
     for key, value in report.items():
         table.add_row(key, escape(str(value)))
@@ -77,14 +70,14 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_crash(args: argparse.Namespace, console: Console) -> int:
-    console.print(Demo(_work(args), console).crash(restart=args.restart))
+    console.print(Demo(work_folder(args), console).crash(restart=args.restart))
     console.print("Recover with `make recover` (or `demoapp recover`).")
     return 0
 
 
 def cmd_recover(args: argparse.Namespace, console: Console) -> int:
     started = time.monotonic()
-    verification, plan = Demo(_work(args), console).recover()
+    verification, plan = Demo(work_folder(args), console).recover()
     console.print(f"Recovered in {time.monotonic() - started:.1f}s.")
     if plan.has_changes:
         console.print(f"[bold red]plan is not clean after recover:[/] {escape(plan.describe())}")
@@ -95,7 +88,7 @@ def cmd_recover(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_plan(args: argparse.Namespace, console: Console) -> int:
-    plan = Demo(_work(args), console).plan()
+    plan = Demo(work_folder(args), console).plan()
     if not plan.has_changes:
         console.print("No changes: the infrastructure matches the configuration.")
         return 0
@@ -104,7 +97,7 @@ def cmd_plan(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_down(args: argparse.Namespace, console: Console) -> int:
-    problems = Demo(_work(args), console).down()
+    problems = Demo(work_folder(args), console).down()
     if problems:
         console.print("[bold red]Left behind:[/] " + "; ".join(problems))
         return EXIT_PROBLEM
@@ -113,7 +106,7 @@ def cmd_down(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
-    checks = _doctor.run(_work(args).resolve(), args.image, args.port, args.container_name)
+    checks = _doctor.run(work_folder(args).resolve(), args.image, args.port, args.container_name)
     table = Table("check", "", "detail", "fix")
     for check in checks:
         table.add_row(
@@ -132,7 +125,7 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_mirror(args: argparse.Namespace, console: Console) -> int:
     settings = _settings_from(args)
-    providers, tarball = _mirror.fill(_work(args), settings)
+    providers, tarball = _mirror.fill(work_folder(args), settings)
     console.print(f"Real providers mirrored into {providers}; image saved to {tarball}.")
     console.print("`demoapp up` now needs no network.")
     return 0

@@ -45,6 +45,7 @@ from examples.harness._stress_results import (
 )
 from examples.harness._stress_service import container_service, local_service
 from examples.harness._terraform import Event, Terraform, TerraformError
+from examples.harness._work import work_folder
 from provider import ADDRESS, VERSION, install_launcher, write_cli_config
 from provider._server import DEFAULT_WORKERS, MAX_WORKERS, WORKERS_ENV
 
@@ -617,10 +618,6 @@ def options_from(args: argparse.Namespace) -> StressOptions:
     )
 
 
-def _work(args: argparse.Namespace) -> Path:
-    return Path(getattr(args, "work", None) or os.environ.get("DEMOAPP_WORK") or ".work")
-
-
 def cmd_stress(args: argparse.Namespace, console: Console) -> int:
     if shutil.which("terraform") is None:
         raise HarnessError("terraform is not on PATH", "install terraform 1.11 (see README)")
@@ -630,7 +627,7 @@ def cmd_stress(args: argparse.Namespace, console: Console) -> int:
         f"{' + terraform_data' if options.baseline else ''}, x{options.repeat}), {options.items} items each, "
         f"{'local service' if options.local else 'container ' + options.image}."
     )
-    sweep = Sweep(options, _work(args), console)
+    sweep = Sweep(options, work_folder(args), console)
     try:
         sweep.run()
     except (KeyboardInterrupt, HarnessError):
