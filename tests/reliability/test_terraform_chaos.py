@@ -190,8 +190,9 @@ def test_demo_container_is_non_root_with_a_read_only_root(
 
 
 # Last: a SIGKILL can leave the demo's state unusable for any test after it.
+# Not strict: whether the kill lands between state writes is timing, so the gap shows on most runs, not all.
 SIGKILL_GAP = pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="terraform's local backend truncates terraform.tfstate in place before each write, so SIGKILL "
     "mid-apply mostly leaves it empty, and creates in flight (parallelism 10) become orphans on the service; "
     "`demoapp recover` neither restores state nor adopts the orphans by name (harness work, see report)",
