@@ -18,7 +18,7 @@ export DEMOAPP_IMAGE := $(IMAGE)
 PYTEST_ARGS ?=
 STRESS_ARGS ?=
 
-.PHONY: help venv docker-engine base-image image provider demo crash recover down plan status \
+.PHONY: help venv system-packages docker-engine base-image image provider demo crash recover down plan status \
         test test-fast lint bench bench-provider stress reliability clean
 
 help: ## List the targets
@@ -30,6 +30,9 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 venv: $(BIN)/.installed ## Create the virtualenv with every Python dependency
+
+system-packages: ## Install the Debian packages the tests use (chromium, wrk, postgresql) when missing
+	@scripts/ensure-system-packages.sh
 
 docker-engine: ## Install and start a Docker engine if none answers
 	@scripts/ensure-docker.sh
@@ -61,7 +64,7 @@ recover: venv ## Apply again and verify the restored display and items
 down: venv ## Destroy the demo, leaving no container behind
 	@$(BIN)/demoapp down
 
-test: venv image provider ## Run the whole test suite (unit, provider, Docker, e2e)
+test: venv system-packages image provider ## Run the whole test suite (unit, provider, Docker, e2e)
 	@$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: venv ## Unit tests only (no Docker, no terraform)
