@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 import docker
 import pytest
 from docker.errors import DockerException
+from playwright.sync_api import Browser
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
@@ -94,3 +96,38 @@ def service_image(docker_client: docker.DockerClient) -> str:
         if result.returncode != 0:
             pytest.fail(f"{script[0]} failed:\n{result.stderr[-3000:]}")
     return image
+
+
+# Debian's chromium, run by Playwright: browser downloads are impossible here, and these flags keep it
+# from reaching for the network at start.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def chromium() -> Iterator[Browser]:
+    """A headless Debian Chromium driven by Playwright.
+
+    Without the binary the test is skipped on a developer's machine, but fails in CI, where it is installed.
+    """
+    executable = shutil.which("chromium")
+    if executable is None:
+        message = "Debian's chromium is required (apt-get install chromium, or make system-packages)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -4,18 +4,17 @@ every panel follows API changes within 2 s, and add/edit/delete work from the pa
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from tests.demo_app.conftest import ServiceProcess
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LIVE_MS = 2000  # the page's promise: any change through the API shows within 2 s
 XSS = {
     "script": "<script>window.__pwned = 'script'</script>",
@@ -31,37 +30,20 @@ def server_flags() -> tuple[str, ...]:
 
 @pytest.fixture
 def page(
-    service: Callable[..., ServiceProcess], tmp_path: Path, server_flags: tuple[str, ...]
+    service: Callable[..., ServiceProcess], tmp_path: Path, server_flags: tuple[str, ...], chromium: Browser
 ) -> Iterator[tuple[object, ServiceProcess]]:
-    if CHROMIUM is None:
-        pytest.skip("no chromium binary on PATH (apt install chromium)")
-    from playwright.sync_api import sync_playwright
-
     server = service("--store", "memory", "--log-level", "warning", *server_flags)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        context = browser.new_context(viewport={"width": 1600, "height": 1000})
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda error: errors.append(str(error)))
-        tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        tab.goto(server.url + "/")
-        yield tab, server
-        tab.screenshot(path=str(tmp_path / "page.png"), full_page=True)
-        browser.close()
-        csp_violations = [error for error in errors if "Content Security Policy" in error]
-        assert not csp_violations, csp_violations
+    context = chromium.new_context(viewport={"width": 1600, "height": 1000})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    tab.goto(server.url + "/")
+    yield tab, server
+    tab.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+    context.close()
+    csp_violations = [error for error in errors if "Content Security Policy" in error]
+    assert not csp_violations, csp_violations
 
 
 def test_untrusted_display_and_items_show_as_text(page: tuple[object, ServiceProcess]) -> None:

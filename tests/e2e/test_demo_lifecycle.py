@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import docker
 import httpx
 import pytest
 from demo_run import REPO_ROOT, DemoRun
+from playwright.sync_api import Browser
 
 from examples.harness import Event, TerraformError
 
@@ -18,15 +18,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.terraform, pytest
 
 ITEMS = 3
 SCREENSHOT = REPO_ROOT / "docs" / "demo-page.png"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -81,25 +72,18 @@ def test_make_demo_brings_up_the_page_with_display_and_items(
     _assert_converged(demo, docker_client, demo.state_display())
 
 
-def test_page_in_headless_chromium_shows_display_and_items(demo: DemoRun) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_page_in_headless_chromium_shows_display_and_items(demo: DemoRun, chromium: Browser) -> None:
+    from playwright.sync_api import expect
 
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is required (apt-get install chromium)"
     captured_at = json.loads(demo.state_display())["captured_at"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(demo.url, wait_until="networkidle")
-            body = page.locator("body")
-            expect(body).to_contain_text(captured_at)
-            for name in demo.state_items().values():
-                expect(body).to_contain_text(name)
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(demo.url, wait_until="networkidle")
+    body = page.locator("body")
+    expect(body).to_contain_text(captured_at)
+    for name in demo.state_items().values():
+        expect(body).to_contain_text(name)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
 
 

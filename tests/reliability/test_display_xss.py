@@ -8,23 +8,14 @@ CSP bypassed, so the page's own rendering is proven safe and not only the policy
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import Browser
 
 from provider.acceptance import DemoService
 from tests.reliability.conftest import Tally
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MARKER = "/__pwned"
 
 
@@ -47,12 +38,10 @@ PAYLOADS = {
 @pytest.mark.slow
 @pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-csp", "csp-bypassed"])
 def test_hostile_display_and_items_are_shown_as_text_and_never_run(
-    bypass_csp: bool, start_service: Callable[..., DemoService], tally: Tally
+    bypass_csp: bool, start_service: Callable[..., DemoService], tally: Tally, chromium: Browser
 ) -> None:
-    from playwright.sync_api import Dialog, expect, sync_playwright
+    from playwright.sync_api import Dialog, expect
 
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is required (apt-get install chromium)"
     service = start_service("--store", "memory")
     document = {"title": "xss probe", **PAYLOADS, f"<b onmouseover={_payload('key')}>key</b>": "in a key"}
     with service.api() as api:
@@ -78,31 +67,24 @@ def test_hostile_display_and_items_are_shown_as_text_and_never_run(
         if "Content Security Policy" in text:
             policy_violations.append(text)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        try:
-            context = browser.new_context(bypass_csp=bypass_csp)
-            page = context.new_page()
-            page.on("request", lambda request: record_marker(request.url))
-            page.on("dialog", record_dialog)
-            page.on("console", lambda message: record_violation(message.text))
-            page.goto(service.url, wait_until="networkidle")
-            body = page.locator("body")
-            expect(body).to_contain_text("xss probe", timeout=15_000)
-            for payload in PAYLOADS.values():
-                expect(body).to_contain_text(payload)
-            # Hover and click everything the page rendered, as a curious presenter would.
-            for element in page.locator("main *").all()[:200]:
-                if element.is_visible():
-                    element.hover(timeout=2_000)
-            page.wait_for_timeout(1_000)
-            pwned = page.evaluate("() => window.__pwned === undefined ? null : String(window.__pwned)")
-            javascript_links = page.locator("[href^='javascript:' i], [src^='javascript:' i]").count()
-            injected_elements = page.locator(
-                "main script, main img[onerror], main svg[onload], main iframe"
-            ).count()
-        finally:
-            browser.close()
+    context = chromium.new_context(bypass_csp=bypass_csp)
+    page = context.new_page()
+    page.on("request", lambda request: record_marker(request.url))
+    page.on("dialog", record_dialog)
+    page.on("console", lambda message: record_violation(message.text))
+    page.goto(service.url, wait_until="networkidle")
+    body = page.locator("body")
+    expect(body).to_contain_text("xss probe", timeout=15_000)
+    for payload in PAYLOADS.values():
+        expect(body).to_contain_text(payload)
+    # Hover and click everything the page rendered, as a curious presenter would.
+    for element in page.locator("main *").all()[:200]:
+        if element.is_visible():
+            element.hover(timeout=2_000)
+    page.wait_for_timeout(1_000)
+    pwned = page.evaluate("() => window.__pwned === undefined ? null : String(window.__pwned)")
+    javascript_links = page.locator("[href^='javascript:' i], [src^='javascript:' i]").count()
+    injected_elements = page.locator("main script, main img[onerror], main svg[onload], main iframe").count()
     assert pwned is None, f"a payload ran: {pwned}"
     assert marker_requests == [] and dialogs == []
     assert javascript_links == 0 and injected_elements == 0
