@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from demo_app import ServiceExited, wait_healthy
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -108,18 +109,10 @@ def running_server(command: list[str], port: int, log_file: Path) -> Iterator[Se
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise BenchError(f"demo-app exited with {process.returncode}; see {log_file}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise BenchError(f"demo-app did not become healthy; see {log_file}")
-            time.sleep(0.1)
+        try:
+            wait_healthy(url, timeout=30, is_alive=lambda: process.poll() is None)
+        except (ServiceExited, TimeoutError) as exc:
+            raise BenchError(f"{exc}; see {log_file}") from exc
         yield Service(url, process.pid)
     finally:
         if process.poll() is None:

@@ -8,6 +8,7 @@ from ._app import App
 from ._asgi import ASGIApplication
 from ._catalog import canonical_hash
 from ._config import ConfigError, Settings
+from ._probe import ServiceExited, wait_healthy
 from ._rsgi import RSGIApplication
 
 __all__ = [
@@ -15,7 +16,9 @@ __all__ = [
     "App",
     "ConfigError",
     "RSGIApplication",
+    "ServiceExited",
     "Settings",
     "__version__",
     "canonical_hash",
+    "wait_healthy",
 ]

@@ -11,8 +11,6 @@ import logging
 import os
 import socket
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from . import __version__
 from ._config import LOG_LEVELS, ConfigError, Settings
 from ._logs import configure as configure_logging
 from ._logs import granian_config as granian_log_config
+from ._probe import health_status
 from .store import ENGINES
 
 log = logging.getLogger("demo_app")
@@ -124,10 +123,7 @@ def healthcheck(url: str | None, timeout: float) -> int:
         port = os.environ.get("DEMOAPP_PORT") or os.environ.get("PORT") or "8080"
         url = f"http://127.0.0.1:{port}/health"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
+        status = health_status(url, timeout)
     except (OSError, ValueError) as error:
         print(f"demo-app healthcheck: {url}: {error}", file=sys.stderr)
         return 1

@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from demo_app import ServiceExited, wait_healthy
 from provider import ADDRESS, VERSION, install_launcher, write_cli_config
 
 # Another build of the service can be tested by setting this to a command template with {port}.
@@ -76,18 +76,12 @@ class DemoService:
             self.process = subprocess.Popen(
                 command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"service exited with {self.process.returncode}: see {log}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"service did not become healthy within {timeout} s: see {log}")
+        process = self.process
+        try:
+            wait_healthy(self.url, timeout=timeout, is_alive=lambda: process.poll() is None)
+        except (ServiceExited, TimeoutError) as exc:
+            self.kill()
+            raise RuntimeError(f"{exc}: see {log}") from exc
 
     def kill(self) -> None:
         """SIGKILL, like a crash: nothing is flushed."""

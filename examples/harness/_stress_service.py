@@ -11,14 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import httpx
-
+from demo_app import ServiceExited, wait_healthy
 from examples.harness._errors import HarnessError
 
 CONTAINER_PORT = "8080/tcp"
@@ -26,19 +23,11 @@ HEALTHY_WITHIN_SECONDS = 60.0
 STRESS_LABEL = "demoapp.stress"
 
 
-def wait_healthy(url: str, is_alive: Any, timeout: float = HEALTHY_WITHIN_SECONDS) -> None:
-    """Poll `<url>/health` until it answers 200; `is_alive()` false means the service died starting."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not is_alive():
-            raise HarnessError(f"the service at {url} exited while starting")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise HarnessError(f"the service at {url} was not healthy within {timeout:.0f} s")
+def _wait_healthy(url: str, is_alive: Callable[[], bool], hint: str | None = None) -> None:
+    try:
+        wait_healthy(url, timeout=HEALTHY_WITHIN_SECONDS, is_alive=is_alive)
+    except (ServiceExited, TimeoutError) as exc:
+        raise HarnessError(str(exc), hint) from exc
 
 
 def _demo_app_command() -> str:
@@ -65,10 +54,7 @@ def local_service(engine: str, log_path: Path) -> Iterator[str]:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        try:
-            wait_healthy(url, lambda: process.poll() is None)
-        except HarnessError as exc:
-            raise HarnessError(exc.message, f"see the service log {log_path}") from exc
+        _wait_healthy(url, lambda: process.poll() is None, f"see the service log {log_path}")
         yield url
     finally:
         if process.poll() is None:
@@ -109,7 +95,7 @@ def container_service(engine: str, image: str) -> Iterator[str]:
             container.reload()
             return bool(container.status == "running")
 
-        wait_healthy(url, running)
+        _wait_healthy(url, running)
         yield url
     finally:
         container.remove(force=True)
