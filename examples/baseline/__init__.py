@@ -1,7 +1,7 @@
 """The baseline demo: the original demo-app-examples chain, written with cdktf."""
 
 from examples.baseline._settings import CONTAINER_PORT, BaselineSettings, SettingsError
-from examples.baseline._stack import CONFIG_FILE, LOCAL_STATE_PATH, BaselineStack, synthesize
+from examples.baseline._stack import CONFIG_FILE, LOCAL_STATE_PATH, BaselineStack, item_names, synthesize
 
 __all__ = [
     "CONFIG_FILE",
@@ -10,5 +10,6 @@ __all__ = [
     "BaselineSettings",
     "BaselineStack",
     "SettingsError",
+    "item_names",
     "synthesize",
 ]

@@ -46,6 +46,16 @@ CONFIG_FILE = "cdk.tf.json"
 # (stand-ins or real, each with its own lock file) and both share this state.
 LOCAL_STATE_PATH = "../terraform.tfstate"
 DISPLAY_SOURCE = "demoapp baseline demo (cdktf, data.http /api/system)"
+ITEM_RESOURCE = "item"
+# Item names count from 1; terraform fills in the number (count.index + 1) in the config.
+ITEM_NAME_PREFIX = "Demo item "
+
+
+def item_names(count: int) -> dict[str, str]:
+    """The name the config gives each `demoapp_item` address: `demoapp_item.item[0]` is `Demo item 1`."""
+    return {
+        f"demoapp_item.{ITEM_RESOURCE}[{index}]": f"{ITEM_NAME_PREFIX}{index + 1}" for index in range(count)
+    }
 
 
 class BaselineStack(TerraformStack):
@@ -112,8 +122,8 @@ class BaselineStack(TerraformStack):
         )
         DemoappItem(
             self,
-            "item",
-            name="Demo item ${count.index + 1}",
+            ITEM_RESOURCE,
+            name=ITEM_NAME_PREFIX + "${count.index + 1}",
             description="Created by the baseline demo",
             provider=demoapp,
             count=settings.items,

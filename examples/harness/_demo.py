@@ -15,8 +15,8 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
-from examples.baseline import BaselineSettings, synthesize
-from examples.harness import _docker, _providers
+from examples.baseline import LOCAL_STATE_PATH, BaselineSettings, item_names, synthesize
+from examples.harness import _docker, _providers, _repair
 from examples.harness._errors import HarnessError
 from examples.harness._progress import step
 from examples.harness._terraform import PlanResult, Terraform, TerraformError
@@ -210,8 +210,67 @@ class Demo:
         with step(self.console, "terraform apply (container)") as on_event:
             terraform.apply(on_event=on_event, targets=[CONTAINER_ADDRESS])
 
+    def _restore_state_file(self, settings: BaselineSettings, terraform: Terraform) -> None:
+        """A terraform killed while writing the local state leaves it empty or cut short: restore it.
+
+        The pg backend writes each state in one transaction, so there is nothing to restore there."""
+        if settings.backend != "local":
+            return
+        restored = _repair.restore_local_state((terraform.workdir / LOCAL_STATE_PATH).resolve())
+        if restored:
+            self.console.print(f"[yellow]Repaired state:[/] {escape(restored)}")
+
+    def _adopt_orphans(self, settings: BaselineSettings, terraform: Terraform) -> None:
+        """Items created while terraform was killed are on the service but not in state: import those a
+        configured item lacks, delete second copies of demo items, report the rest (never deleted)."""
+        try:
+            with httpx.Client(base_url=settings.app_url, timeout=HTTP_TIMEOUT) as http:
+                live = [_repair.LiveItem.from_api(item) for item in http.get("/api/items").json()]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return  # no service to compare with (a first `up`): the apply starts it
+        if not _repair.find_orphans(self._state_item_ids(terraform).values(), live):
+            return
+        # Refreshed first: items state holds but the service lost (404) leave state, so their addresses
+        # can take an orphan.
+        with step(self.console, "terraform apply -refresh-only (items not in state)") as on_event:
+            terraform.apply(on_event=on_event, extra_args=["-refresh-only"])
+        plan = _repair.classify_orphans(item_names(settings.items), self._state_item_ids(terraform), live)
+        for address, item_id in plan.imports.items():
+            with step(self.console, f"terraform import {address} {item_id}"):
+                terraform.import_resource(address, item_id)
+            self.console.print(f"  [green]✓[/] {escape(address)} adopted item {escape(item_id)}")
+        self._delete_duplicates(settings, plan.duplicates)
+        for item in plan.foreign:
+            self.console.print(
+                f"  [yellow]![/] item {escape(str(item))} is not a demo item and not in state: left alone"
+            )
+
+    @staticmethod
+    def _state_item_ids(terraform: Terraform) -> dict[str, str]:
+        return {
+            resource["address"]: str(resource["values"]["id"])
+            for resource in terraform.state_resources()
+            if resource["mode"] == "managed" and resource["type"] == "demoapp_item"
+        }
+
+    def _delete_duplicates(self, settings: BaselineSettings, duplicates: list[_repair.LiveItem]) -> None:
+        if not duplicates:
+            return
+        try:
+            with httpx.Client(base_url=settings.app_url, timeout=HTTP_TIMEOUT) as http:
+                for item in duplicates:
+                    http.delete(f"/api/items/{item.id}").raise_for_status()
+                    self.console.print(f"  [green]✓[/] deleted item {escape(str(item))}: a second copy")
+        except httpx.HTTPError as exc:
+            raise HarnessError(
+                f"could not delete a duplicate item on {settings.app_url} ({type(exc).__name__}: {exc})",
+                "delete it in the page, then run `make recover` again",
+            ) from exc
+
     def _apply(self, settings: BaselineSettings, terraform: Terraform, title: str) -> None:
+        self._restore_state_file(settings, terraform)
         self._revive_container_if_down(settings, terraform)
+        self._adopt_orphans(settings, terraform)
         with step(self.console, title) as on_event:
             run = terraform.apply(on_event=on_event)
         # Terraform repeats a provider's warning per resource; once each is enough (the stand-ins' label).

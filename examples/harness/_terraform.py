@@ -300,6 +300,10 @@ class Terraform:
             args.append(f"-parallelism={parallelism}")
         return self._run_json(args, on_event)
 
+    def import_resource(self, address: str, resource_id: str) -> None:
+        """Bring an existing object under `address` (`terraform import`, which has no `-json`)."""
+        self._run_plain(["import", "-input=false", "-lock-timeout=30s", address, resource_id])
+
     def providers_mirror(self, target: Path, platform: str) -> None:
         """Download the providers this folder's config requires into `target` (needs the network)."""
         self._run_plain(["providers", "mirror", f"-platform={platform}", str(target)])
