@@ -220,6 +220,33 @@ class Demo:
         if restored:
             self.console.print(f"[yellow]Repaired state:[/] {escape(restored)}")
 
+    def _remove_stray_container(self, settings: BaselineSettings, terraform: Terraform) -> None:
+        """A container that a killed terraform created but never recorded: creating its name again fails
+        (409), and importing it gives the real provider attributes it never reads back, so it goes. Its
+        service's items were not in state either; the apply re-creates the container and everything."""
+        engine = _docker.client()
+        container = _docker.find_container(engine, settings.container_name)
+        if container is None:
+            return
+        recorded = [
+            resource["values"].get("id")
+            for resource in terraform.state_resources()
+            if resource["address"] == CONTAINER_ADDRESS
+        ]
+        if container.id in recorded:
+            return
+        if not _docker.runs_image(engine, container, settings.image):
+            raise HarnessError(
+                f"a container named {settings.container_name} exists that this demo did not create",
+                f"remove it (`docker rm -f {settings.container_name}`) or pick another name "
+                "(DEMOAPP_CONTAINER)",
+            )
+        container.remove(force=True)
+        self.console.print(
+            f"[yellow]Removed container {settings.container_name}[/] ({container.short_id}): terraform "
+            "created it but was stopped before recording it in state."
+        )
+
     def _adopt_orphans(self, settings: BaselineSettings, terraform: Terraform) -> None:
         """Items created while terraform was killed are on the service but not in state: import those a
         configured item lacks, delete second copies of demo items, report the rest (never deleted)."""
@@ -269,6 +296,7 @@ class Demo:
 
     def _apply(self, settings: BaselineSettings, terraform: Terraform, title: str) -> None:
         self._restore_state_file(settings, terraform)
+        self._remove_stray_container(settings, terraform)
         self._revive_container_if_down(settings, terraform)
         self._adopt_orphans(settings, terraform)
         with step(self.console, title) as on_event:

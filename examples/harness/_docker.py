@@ -50,6 +50,14 @@ def find_container(engine: docker.DockerClient, name: str) -> Any | None:
         return None
 
 
+def runs_image(engine: docker.DockerClient, container: Any, image: str) -> bool:
+    """Whether `container` was created from `image` (by id: the demo creates it from the image's id)."""
+    try:
+        return bool(container.image.id == engine.images.get(image).id)
+    except (ImageNotFound, NotFound):
+        return False
+
+
 def containers_named(engine: docker.DockerClient, name: str) -> list[Any]:
     """Every container, running or not, whose name is exactly `name` (Docker's filter matches substrings)."""
     found = engine.containers.list(all=True, filters={"name": name})

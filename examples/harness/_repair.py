@@ -51,6 +51,15 @@ def restore_local_state(state_file: Path) -> str | None:
     if problem is None:
         return None
     backup = state_file.with_name(state_file.name + BACKUP_SUFFIX)
+    broken = state_file.with_name(state_file.name + BROKEN_SUFFIX)
+    if not backup.exists():
+        # terraform writes the backup at its first state write, unless there was no state before: this was
+        # the first apply, and what it created is known to no state (the stray container goes next).
+        state_file.replace(broken)
+        return (
+            f"{state_file.name} was {problem} and has no backup (terraform stopped during the first apply): "
+            f"starting from no state; the broken file is kept as {broken.name}"
+        )
     try:
         backup_problem = state_text_problem(backup.read_text())
     except (OSError, UnicodeDecodeError) as exc:
@@ -58,10 +67,9 @@ def restore_local_state(state_file: Path) -> str | None:
     if backup_problem is not None:
         raise HarnessError(
             f"{state_file} is {problem}, and its backup {backup} is {backup_problem}",
-            f"if nothing was applied yet, remove {state_file} and run `make demo` again; otherwise put a "
-            "copy of the state back first",
+            "put a copy of the state back first; or, to start over, remove both files and the demo's "
+            "container (`docker rm -f <name>`), then run `make demo`",
         )
-    broken = state_file.with_name(state_file.name + BROKEN_SUFFIX)
     shutil.copyfile(state_file, broken)
     shutil.copyfile(backup, state_file)
     return (

@@ -82,8 +82,17 @@ def test_no_state_file_is_nothing_to_repair(tmp_path: Path) -> None:
     assert not state_file.exists()
 
 
-@pytest.mark.parametrize("backup", [None, "", "{"], ids=["missing", "empty", "cut-short"])
-def test_without_a_readable_backup_the_presenter_is_told(tmp_path: Path, backup: str | None) -> None:
+def test_without_a_backup_the_first_apply_was_killed_and_state_starts_empty(tmp_path: Path) -> None:
+    """terraform writes no backup when there was no state before, so only a first apply leaves none."""
+    state_file = _files(tmp_path, "", None)
+    said = restore_local_state(state_file)
+    assert said is not None and "no backup" in said
+    assert not state_file.exists()
+    assert (tmp_path / "terraform.tfstate.broken").read_text() == ""
+
+
+@pytest.mark.parametrize("backup", ["", "{"], ids=["empty", "cut-short"])
+def test_with_an_unreadable_backup_the_presenter_is_told(tmp_path: Path, backup: str) -> None:
     state_file = _files(tmp_path, "", backup)
     with pytest.raises(HarnessError) as raised:
         restore_local_state(state_file)
