@@ -168,6 +168,7 @@ class Demo:
             raise HarnessError(
                 "terraform is not on PATH", "install terraform >= 1.5 (see `demoapp doctor`)"
             ) from exc
+        self._restore_state_file(settings, folder)
         lock_file = folder / LOCK_FILE
         if choice.is_standin:
             # With the stand-ins every provider is one of our launcher scripts, whose hash changes with the
@@ -184,6 +185,17 @@ class Demo:
                 f"if the demoapp provider launcher changed (new venv or code), remove {lock_file}, retry",
             ) from exc
         return terraform
+
+    def _restore_state_file(self, settings: BaselineSettings, folder: Path) -> None:
+        """A terraform killed while writing the local state leaves it empty or cut short: restore it before
+        init, which cannot load a cut-short file.
+
+        The pg backend writes each state in one transaction, so there is nothing to restore there."""
+        if settings.backend != "local":
+            return
+        restored = _repair.restore_local_state((folder / LOCAL_STATE_PATH).resolve())
+        if restored:
+            self.console.print(f"[yellow]Repaired state:[/] {escape(restored)}")
 
     def _resume(self) -> tuple[BaselineSettings, Terraform]:
         settings, source = self.workspace.load()
@@ -209,16 +221,6 @@ class Demo:
         )
         with step(self.console, "terraform apply (container)") as on_event:
             terraform.apply(on_event=on_event, targets=[CONTAINER_ADDRESS])
-
-    def _restore_state_file(self, settings: BaselineSettings, terraform: Terraform) -> None:
-        """A terraform killed while writing the local state leaves it empty or cut short: restore it.
-
-        The pg backend writes each state in one transaction, so there is nothing to restore there."""
-        if settings.backend != "local":
-            return
-        restored = _repair.restore_local_state((terraform.workdir / LOCAL_STATE_PATH).resolve())
-        if restored:
-            self.console.print(f"[yellow]Repaired state:[/] {escape(restored)}")
 
     def _remove_stray_container(self, settings: BaselineSettings, terraform: Terraform) -> None:
         """A container that a killed terraform created but never recorded: creating its name again fails
@@ -255,13 +257,16 @@ class Demo:
                 live = [_repair.LiveItem.from_api(item) for item in http.get("/api/items").json()]
         except (httpx.HTTPError, ValueError, KeyError, TypeError):
             return  # no service to compare with (a first `up`): the apply starts it
-        if not _repair.find_orphans(self._state_item_ids(terraform).values(), live):
+        orphans = _repair.find_orphans(self._state_item_ids(terraform).values(), live)
+        if not orphans:
             return
-        # Refreshed first: items state holds but the service lost (404) leave state, so their addresses
-        # can take an orphan.
-        with step(self.console, "terraform apply -refresh-only (items not in state)") as on_event:
-            terraform.apply(on_event=on_event, extra_args=["-refresh-only"])
-        plan = _repair.classify_orphans(item_names(settings.items), self._state_item_ids(terraform), live)
+        configured = item_names(settings.items)
+        if any(item.name in configured.values() for item in orphans):
+            # Refreshed first: items state holds but the service lost (404) leave state, so their addresses
+            # can take an orphan.
+            with step(self.console, "terraform apply -refresh-only (items not in state)") as on_event:
+                terraform.apply(on_event=on_event, extra_args=["-refresh-only"])
+        plan = _repair.classify_orphans(configured, self._state_item_ids(terraform), live)
         for address, item_id in plan.imports.items():
             with step(self.console, f"terraform import {address} {item_id}"):
                 terraform.import_resource(address, item_id)
@@ -295,7 +300,6 @@ class Demo:
             ) from exc
 
     def _apply(self, settings: BaselineSettings, terraform: Terraform, title: str) -> None:
-        self._restore_state_file(settings, terraform)
         self._remove_stray_container(settings, terraform)
         self._revive_container_if_down(settings, terraform)
         self._adopt_orphans(settings, terraform)
