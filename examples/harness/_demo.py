@@ -224,8 +224,8 @@ class Demo:
 
     def _remove_stray_container(self, settings: BaselineSettings, terraform: Terraform) -> None:
         """A container that a killed terraform created but never recorded: creating its name again fails
-        (409), and importing it gives the real provider attributes it never reads back, so it goes. Its
-        service's items were not in state either; the apply re-creates the container and everything."""
+        (409). Removed rather than imported: its service holds nothing state knows, and re-creating it from
+        the config relies on no provider's import reading back every configured attribute."""
         engine = _docker.client()
         container = _docker.find_container(engine, settings.container_name)
         if container is None:
