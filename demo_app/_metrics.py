@@ -83,7 +83,8 @@ class Metrics:
 
 
 class InstrumentedEngine(Engine):
-    """Wraps an engine to time its writes, count its failures, and count writes (``generation``).
+    """Wraps an engine to time its writes, count the failures of its reads and writes, and count writes
+    (``generation``).
 
     One process owns the store, so ``generation`` changes whenever the content may have changed: the
     service keys its list cache and ETags on it.
@@ -102,8 +103,7 @@ class InstrumentedEngine(Engine):
         self._failed = metrics.store_errors.labels(inner.name, "error")
         self.generation = 0
 
-    def _timed(self, op: str, operation: Callable[[], _T]) -> _T:
-        started = time.perf_counter()
+    def _counted(self, operation: Callable[[], _T]) -> _T:
         try:
             return operation()
         except StoreBusy:
@@ -112,6 +112,11 @@ class InstrumentedEngine(Engine):
         except StoreError:
             self._failed.inc()
             raise
+
+    def _timed(self, op: str, operation: Callable[[], _T]) -> _T:
+        started = time.perf_counter()
+        try:
+            return self._counted(operation)
         finally:
             # After the write (even a failed one: over-invalidating is harmless), so a reader that saw
             # the old generation never caches content newer than it under a generation that lasts.
@@ -119,7 +124,8 @@ class InstrumentedEngine(Engine):
             self._timers[op].observe(time.perf_counter() - started)
 
     def get(self, key: bytes) -> bytes | None:
-        return self.inner.get(key)
+        # Reads fail too (sqlite's shared cache answers "locked" at once): a create's key lookup among them.
+        return self._counted(lambda: self.inner.get(key))
 
     def put(self, key: bytes, value: bytes) -> None:
         self._timed("put", lambda: self.inner.put(key, value))
@@ -133,7 +139,7 @@ class InstrumentedEngine(Engine):
     def scan(
         self, prefix: bytes, after: bytes | None = None, limit: int | None = None
     ) -> list[tuple[bytes, bytes]]:
-        return self.inner.scan(prefix, after, limit)
+        return self._counted(lambda: self.inner.scan(prefix, after, limit))
 
     def next_sequence(self, name: bytes) -> int:
         return self._timed("sequence", lambda: self.inner.next_sequence(name))

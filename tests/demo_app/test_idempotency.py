@@ -189,6 +189,24 @@ async def test_a_create_that_failed_in_the_store_is_created_by_its_retry(
         assert [item["name"] for item in (await api.get("/api/items")).json()] == ["a"]
 
 
+class BusyLookupEngine(MemoryEngine):
+    def get(self, key: bytes) -> bytes | None:
+        raise StoreBusy("database table is locked")
+
+
+async def test_a_busy_key_lookup_answers_503_and_counts_as_a_lock_error(
+    make_app: Callable[..., App], client_for: Callable[[App], httpx.AsyncClient]
+) -> None:
+    """The stress test compares failed creates with the server's lock errors: a create that fails on its
+    key lookup (a read) must count like one that fails on a write."""
+    async with client_for(make_app(BusyLookupEngine())) as api:
+        response = await api.post("/api/items", json={"name": "a"}, headers=keyed())
+        assert_error(response, 503, None)
+        assert response.headers["retry-after"] == "1"
+        metrics = (await api.get("/metrics")).text
+        assert 'demoapp_store_errors_total{engine="memory",kind="locked"} 1.0' in metrics
+
+
 @pytest.mark.parametrize("source", ENGINES)
 async def test_keys_survive_backup_and_restore_into_any_engine(
     make_app: Callable[..., App],
