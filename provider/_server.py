@@ -55,6 +55,10 @@ def worker_count(environ: Mapping[str, str]) -> int:
     return workers
 
 
+def _parent_changed(parent_pid: int) -> bool:
+    return os.getppid() != parent_pid
+
+
 def _diagnosing(method_name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a tfplugin6 handler so an escaping exception answers with an error diagnostic."""
     from tf.gen import tfplugin_pb2 as pb
@@ -120,6 +124,7 @@ def serve(
     workers: int = DEFAULT_WORKERS,
     home: Path | None = None,
     servicer_class: type[ProviderServicer] | None = None,
+    terraform_gone: Callable[[], bool] | None = None,
 ) -> NoReturn:
     """Serve a provider until Terraform shuts it down, then exit the process.
 
@@ -127,6 +132,8 @@ def serve(
     `provider` is the provider, or better a callable making it (e.g. its class): it is then called
     after the handshake, so importing the resources does not delay it.
     `servicer_class` (a `tf.provider.ProviderServicer` subclass) lets a provider adjust what `tf` answers.
+    `terraform_gone` tells, polled twice a second, that Terraform died without calling Shutdown (default:
+    this process's parent changed).
     """
     import grpc
     from tf.gen import grpc_controller_pb2 as controller_pb
@@ -168,8 +175,8 @@ def serve(
         with contextlib.suppress(Exception):  # a failure is reported as a diagnostic on the first call
             deferred.get()
         # Terraform killed (SIGKILL) never calls Shutdown: exit once orphaned instead of lingering forever.
-        terraform_pid = os.getppid()
-        while not shutdown_requested.wait(timeout=0.5) and os.getppid() == terraform_pid:
+        gone = terraform_gone or functools.partial(_parent_changed, os.getppid())
+        while not shutdown_requested.wait(timeout=0.5) and not gone():
             pass
         # A short grace lets the Shutdown answer reach go-plugin before the socket goes away.
         server.stop(grace=0.2).wait()
