@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tf.iface import Provider
 
+# httpx imports its command-line client (and with it click and rich, ~50 ms) whenever they are
+# installed; the plugin never uses it, so take httpx's own fallback for when they are missing.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+# What a zygote (provider._zygote) imports once for all the providers it forks.
+PRELOAD = ("provider._provider",)
+
 
 def main() -> None:
-    # httpx imports its command-line client (and with it click and rich, ~50 ms) whenever they are
-    # installed; the plugin never uses it, so take httpx's own fallback for when they are missing.
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-
     from provider._server import serve, worker_count
 
     try:

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from tf.provider import ProviderServicer
 
 WORKERS_ENV = "DEMOAPP_PROVIDER_WORKERS"
+# Set when a zygote forked this provider (provider._zygote): the descriptor of the launcher's connection,
+# which closes when Terraform kills the launcher.
+LAUNCHER_FD_ENV = "DEMOAPP_PROVIDER_LAUNCHER_FD"
 DEFAULT_WORKERS = 64
 MAX_WORKERS = 1024
 # go-plugin's handshake: core protocol 1, Terraform plugin protocol 6.
@@ -57,6 +61,31 @@ def worker_count(environ: Mapping[str, str]) -> int:
 
 def _parent_changed(parent_pid: int) -> bool:
     return os.getppid() != parent_pid
+
+
+def _peer_closed(connection: socket.socket) -> bool:
+    try:
+        return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def _terraform_gone_check() -> Callable[[], bool]:
+    """Started by Terraform, the provider is orphaned when its parent changes; forked by a zygote, when
+    the launcher Terraform started closes its connection."""
+    launcher_fd = os.environ.get(LAUNCHER_FD_ENV)
+    if launcher_fd:
+        return functools.partial(_peer_closed, socket.socket(fileno=int(launcher_fd)))
+    return functools.partial(_parent_changed, os.getppid())
+
+
+def preload() -> None:
+    """Import what `serve` imports lazily: a zygote (provider._zygote) does it once for all its forks."""
+    import grpc  # noqa: F401
+    from tf import provider  # noqa: F401
+    from tf.gen import grpc_controller_pb2_grpc, grpc_stdio_pb2_grpc, tfplugin_pb2_grpc  # noqa: F401
 
 
 def _diagnosing(method_name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -175,7 +204,7 @@ def serve(
         with contextlib.suppress(Exception):  # a failure is reported as a diagnostic on the first call
             deferred.get()
         # Terraform killed (SIGKILL) never calls Shutdown: exit once orphaned instead of lingering forever.
-        gone = terraform_gone or functools.partial(_parent_changed, os.getppid())
+        gone = terraform_gone or _terraform_gone_check()
         while not shutdown_requested.wait(timeout=0.5) and not gone():
             pass
         # A short grace lets the Shutdown answer reach go-plugin before the socket goes away.

@@ -22,6 +22,7 @@ import httpx
 
 from demo_app import ServiceExited, wait_healthy
 from provider import ADDRESS, VERSION, install_launcher, write_cli_config
+from provider._zygote import SETTINGS_PREFIX as ZYGOTE_SETTINGS
 
 # Another build of the service can be tested by setting this to a command template with {port}.
 SERVICE_COMMAND_ENV = "DEMOAPP_TEST_SERVICE_CMD"
@@ -149,10 +150,12 @@ def install_mirror(work: Path) -> dict[str, str]:
     """Install our provider into `work/mirror`, write `work/terraform.tfrc`; return the env for terraform."""
     install_launcher(work / "mirror", ADDRESS, VERSION, "provider")
     config = write_cli_config(work, [ADDRESS])
+    # The zygote's settings pass through (tests shorten its idle time); no other DEMOAPP_ setting does.
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("TF_", "DEMOAPP_")) and key != "CHECKPOINT_DISABLE"
+        if key.startswith(ZYGOTE_SETTINGS)
+        or (not key.startswith(("TF_", "DEMOAPP_")) and key != "CHECKPOINT_DISABLE")
     }
     return {
         **env,

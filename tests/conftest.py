@@ -22,6 +22,8 @@ IN_CI = bool(os.environ.get("CI"))
 # testcontainers' Ryuk reaper comes from a registry image, which cannot be pulled here; tests clean up
 # their own containers. Set before any test module imports testcontainers (it reads this at import).
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+# Each test's provider install gets its own warm-start zygote (provider/_zygote.py): let them go soon.
+os.environ.setdefault("DEMOAPP_PROVIDER_ZYGOTE_IDLE", "30")
 
 # In CI, tests that need Docker or terraform must run: a skip of one of them counts as a failure.
 MUST_RUN_IN_CI = {"docker", "terraform", "e2e"}

@@ -25,8 +25,9 @@ def test_launcher_has_the_unpacked_mirror_layout(tmp_path: Path) -> None:
     assert launcher == expected / "terraform-provider-demoapp_v0.1.0"
     assert launcher.stat().st_mode & stat.S_IXUSR
     script = launcher.read_text()
-    assert f"export HOME={tmp_path / 'home'}" in script
-    assert f"exec {sys.executable} -S -P -m provider" in script
+    assert script.startswith(f"#!{sys.executable} -IS\n")
+    assert f"HOME = {str(tmp_path / 'home')!r}" in script
+    assert "MODULE = 'provider'" in script
     assert cache_path(tmp_path / "home").exists(), "the certificate is made at install time"
     compiled = Path(importlib.util.cache_from_source(str(Path(provider.__file__).with_name("__main__.py"))))
     assert compiled.exists(), "the package is byte-compiled at install time"
