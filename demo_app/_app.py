@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from . import __version__, _openapi, _system
-from ._catalog import Catalog, Clock, IdempotencyConflict, rfc3339, utc_now
+from ._catalog import Catalog, Clock, IdempotencyConflict, utc_now
 from ._config import DISPLAY_BODY_LIMIT, ITEM_BODY_LIMIT, Settings
 from ._http import (
     JSON_HEADERS,
@@ -255,7 +255,7 @@ class App:
     # Handlers ----------------------------------------------------------------------------------------
 
     async def health(self, request: Request, _: str) -> Response:
-        timestamp = rfc3339(self._clock())
+        timestamp = self._clock()
         try:
             await self._store(self.engine.ping)
         except StoreError as error:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -31,15 +32,29 @@ IDEMPOTENCY_PREFIX = b"idempotency/"
 _DISPLAY_KEY = b"display"
 _ITEM_SEQUENCE = b"items"
 
-Clock = Callable[[], datetime]
+#: The current time as RFC 3339 text in UTC with microseconds, as items and the display carry it.
+Clock = Callable[[], str]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+class _UtcNow:
+    """The wall clock as RFC 3339 text. Formatting a datetime costs more than a small request's whole
+    store write, so the text is built from ``time.time()`` and a date-and-seconds prefix made once a
+    second (kept in one tuple, so threads never read a prefix with the wrong second)."""
+
+    def __init__(self) -> None:
+        self._second_and_prefix = (-1, "")
+
+    def __call__(self) -> str:
+        now = time.time()
+        second = int(now)
+        cached_second, prefix = self._second_and_prefix
+        if second != cached_second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second_and_prefix = (second, prefix)
+        return f"{prefix}.{int((now - second) * 1_000_000):06d}Z"
 
 
-def rfc3339(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+utc_now: Clock = _UtcNow()
 
 
 def item_key(item_id: int) -> bytes:
@@ -114,17 +129,16 @@ class Catalog:
 
     # Items -------------------------------------------------------------------------------------------
 
-    def _new_item(self, name: str, description: str | None) -> tuple[int, bytes]:
-        item_id = self.engine.next_sequence(_ITEM_SEQUENCE)
-        now = rfc3339(self._clock())
+    def _new_item(self, name: str, description: str | None, item_id: int) -> tuple[bytes, bytes]:
+        now = self._clock()
         body = orjson.dumps(
             {"id": item_id, "name": name, "description": description, "created_at": now, "updated_at": now}
         )
-        return item_id, body
+        return item_key(item_id), body
 
     def create_item(self, name: str, description: str | None) -> bytes:
-        item_id, body = self._new_item(name, description)
-        self.engine.put(item_key(item_id), body)
+        # One store write: the id is taken and the item stored under one lock hold.
+        _, body = self.engine.create(_ITEM_SEQUENCE, partial(self._new_item, name, description))
         return body
 
     def create_item_once(self, idempotency_key: str, name: str, description: str | None) -> Created:
@@ -144,9 +158,9 @@ class Catalog:
                 if first_fingerprint != fingerprint:
                     raise IdempotencyConflict(idempotency_key)
                 return Created(first_body, replayed=True)
-            item_id, body = self._new_item(name, description)
+            key, body = self._new_item(name, description, self.engine.next_sequence(_ITEM_SEQUENCE))
             # One batch: no item is stored without its key record, so every acknowledged create replays.
-            self.engine.batch({item_key(item_id): body, record_key: fingerprint + b"\n" + body})
+            self.engine.batch({key: body, record_key: fingerprint + b"\n" + body})
             return Created(body, replayed=False)
 
     def get_item(self, item_id: int) -> bytes | None:
@@ -173,7 +187,7 @@ class Catalog:
             return None
         item = orjson.loads(stored)
         item.update(changes)
-        item["updated_at"] = rfc3339(self._clock())
+        item["updated_at"] = self._clock()
         body = orjson.dumps(item)
         # Deleted meanwhile: the update must not resurrect it.
         return body if self.engine.replace(key, body) else None
@@ -191,7 +205,7 @@ class Catalog:
         return document, DisplayMeta(**orjson.loads(header))
 
     def put_display(self, document: bytes, parsed: Any) -> DisplayMeta:
-        meta = DisplayMeta(hash=canonical_hash(parsed), updated_at=rfc3339(self._clock()), size=len(document))
+        meta = DisplayMeta(hash=canonical_hash(parsed), updated_at=self._clock(), size=len(document))
         self.engine.put(_DISPLAY_KEY, meta.as_json() + b"\n" + document)
         return meta
 

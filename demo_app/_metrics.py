@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TypeVar
+from time import perf_counter
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -95,17 +95,20 @@ class InstrumentedEngine(Engine):
         self.name = inner.name
         self.offload_to_thread = inner.offload_to_thread
         self._metrics = metrics
-        self._timers = {
-            op: metrics.store_writes.labels(inner.name, op)
-            for op in ("put", "replace", "delete", "sequence", "batch")
-        }
+        timer = metrics.store_writes.labels
+        self._put_timer = timer(inner.name, "put")
+        self._replace_timer = timer(inner.name, "replace")
+        self._delete_timer = timer(inner.name, "delete")
+        self._sequence_timer = timer(inner.name, "sequence")
+        self._create_timer = timer(inner.name, "create")
+        self._batch_timer = timer(inner.name, "batch")
         self._locked = metrics.store_errors.labels(inner.name, "locked")
         self._failed = metrics.store_errors.labels(inner.name, "error")
         self.generation = 0
 
-    def _counted(self, operation: Callable[[], _T]) -> _T:
+    def _counted(self, operation: Callable[..., _T], *args: Any) -> _T:
         try:
-            return operation()
+            return operation(*args)
         except StoreBusy:
             self._locked.inc()
             raise
@@ -113,45 +116,49 @@ class InstrumentedEngine(Engine):
             self._failed.inc()
             raise
 
-    def _timed(self, op: str, operation: Callable[[], _T]) -> _T:
-        started = time.perf_counter()
+    def _timed(self, timer: Histogram, operation: Callable[..., _T], *args: Any) -> _T:
+        # The operation and its arguments, not a closure: nothing is built per call on the write path.
+        started = perf_counter()
         try:
-            return self._counted(operation)
+            return self._counted(operation, *args)
         finally:
             # After the write (even a failed one: over-invalidating is harmless), so a reader that saw
             # the old generation never caches content newer than it under a generation that lasts.
             self.generation += 1
-            self._timers[op].observe(time.perf_counter() - started)
+            timer.observe(perf_counter() - started)
 
     def get(self, key: bytes) -> bytes | None:
         # Reads fail too (sqlite's shared cache answers "locked" at once): a create's key lookup among them.
-        return self._counted(lambda: self.inner.get(key))
+        return self._counted(self.inner.get, key)
 
     def put(self, key: bytes, value: bytes) -> None:
-        self._timed("put", lambda: self.inner.put(key, value))
+        self._timed(self._put_timer, self.inner.put, key, value)
 
     def replace(self, key: bytes, value: bytes) -> bool:
-        return self._timed("replace", lambda: self.inner.replace(key, value))
+        return self._timed(self._replace_timer, self.inner.replace, key, value)
 
     def delete(self, key: bytes) -> bool:
-        return self._timed("delete", lambda: self.inner.delete(key))
+        return self._timed(self._delete_timer, self.inner.delete, key)
 
     def scan(
         self, prefix: bytes, after: bytes | None = None, limit: int | None = None
     ) -> list[tuple[bytes, bytes]]:
-        return self._counted(lambda: self.inner.scan(prefix, after, limit))
+        return self._counted(self.inner.scan, prefix, after, limit)
 
     def next_sequence(self, name: bytes) -> int:
-        return self._timed("sequence", lambda: self.inner.next_sequence(name))
+        return self._timed(self._sequence_timer, self.inner.next_sequence, name)
+
+    def create(self, sequence: bytes, record: Callable[[int], tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+        return self._timed(self._create_timer, self.inner.create, sequence, record)
 
     def batch(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:
-        self._timed("batch", lambda: self.inner.batch(puts, deletes))
+        self._timed(self._batch_timer, self.inner.batch, puts, deletes)
 
     def backup(self, path: Path) -> None:
         self.inner.backup(path)
 
     def restore(self, path: Path) -> None:
-        self._timed("batch", lambda: self.inner.restore(path))
+        self._timed(self._batch_timer, self.inner.restore, path)
 
     def ping(self) -> None:
         self.inner.ping()

@@ -27,9 +27,9 @@ class StepClock:
     def __init__(self) -> None:
         self.now = datetime(2026, 1, 1, tzinfo=UTC)
 
-    def __call__(self) -> datetime:
+    def __call__(self) -> str:
         self.now += timedelta(seconds=1)
-        return self.now
+        return self.now.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass

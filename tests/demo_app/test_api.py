@@ -264,6 +264,9 @@ class FailingEngine(MemoryEngine):
     def next_sequence(self, name: bytes) -> int:
         raise self.error
 
+    def create(self, sequence: bytes, record: Callable[[int], tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+        raise self.error
+
     def ping(self) -> None:
         raise self.error
 
@@ -400,8 +403,10 @@ async def test_metrics_use_route_templates(api: httpx.AsyncClient) -> None:
     assert 'demoapp_http_request_duration_seconds_count{method="POST",path="/api/items"} 1.0' in text
     assert "demoapp_items_total 1.0" in text
     assert 'demoapp_info{engine="memory",version="0.1.0"} 1.0' in text
-    assert 'demoapp_store_write_seconds_count{engine="memory",op="put"} 1.0' in text
-    assert 'demoapp_store_write_seconds_count{engine="memory",op="sequence"} 1.0' in text
+    # A create is one store write: the id and the item together.
+    assert 'demoapp_store_write_seconds_count{engine="memory",op="create"} 1.0' in text
+    assert 'demoapp_store_write_seconds_count{engine="memory",op="put"} 0.0' in text
+    assert 'demoapp_store_write_seconds_count{engine="memory",op="sequence"} 0.0' in text
 
 
 async def test_openapi_describes_every_route(api: httpx.AsyncClient, make_app: Callable[..., App]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 # Backup files are engine independent: a magic line, then (key length, value length, key, value) records.
@@ -58,6 +58,16 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def next_sequence(self, name: bytes) -> int:
         """Atomically increment and return the counter ``name`` (the first value is 1)."""
+
+    @abc.abstractmethod
+    def create(self, sequence: bytes, record: Callable[[int], tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+        """Take the next value of the counter ``sequence`` (as ``next_sequence``) and store the
+        ``(key, value)`` that ``record`` builds from it, as one atomic write; returns that pair.
+
+        A create is one store write: one lock hold and one commit, where ``next_sequence`` then ``put``
+        would be two. ``record`` runs while the store is held, so it must be quick and must not call the
+        engine. When it raises, nothing is written and the counter does not move.
+        """
 
     @abc.abstractmethod
     def batch(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:

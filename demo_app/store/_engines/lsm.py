@@ -14,7 +14,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import lsm
 
@@ -53,27 +53,16 @@ class LsmEngine(Engine):
             raise StoreError(f"lsm: cannot open {directory}: {error}") from error
         self._lock = threading.Lock()
 
-    def _locked(self, operation: Callable[[], _T]) -> _T:
-        """Run ``operation`` alone: the lock makes read-modify-write atomic within the one process."""
+    def _locked(self, operation: Callable[..., _T], *args: Any) -> _T:
+        """Run ``operation(*args)`` alone: the lock makes read-modify-write atomic within the one process.
+
+        The operation is a method and its arguments, not a closure: no function is built per call.
+        """
         with self._lock:
             try:
-                return operation()
+                return operation(*args)
             except (OSError, RuntimeError) as error:
                 raise StoreError(f"lsm: {error}") from error
-
-    def _transaction(self, operation: Callable[[], None]) -> None:
-        """Several writes that become visible, and durable, together or not at all."""
-
-        def apply() -> None:
-            self._db.begin()
-            try:
-                operation()
-            except BaseException:
-                self._db.rollback()
-                raise
-            self._db.commit()
-
-        self._locked(apply)
 
     def _fetch(self, key: bytes) -> bytes | None:
         try:
@@ -82,69 +71,93 @@ class LsmEngine(Engine):
             return None
         return value
 
-    def get(self, key: bytes) -> bytes | None:
-        return self._locked(lambda: self._fetch(key))
+    def _replace_existing(self, key: bytes, value: bytes) -> bool:
+        if key not in self._db:
+            return False
+        self._db.insert(key, value)
+        return True
 
-    def put(self, key: bytes, value: bytes) -> None:
-        self._locked(lambda: self._db.insert(key, value))
+    def _delete_existing(self, key: bytes) -> bool:
+        if key not in self._db:
+            return False
+        self._db.delete(key)
+        return True
 
-    def replace(self, key: bytes, value: bytes) -> bool:
-        def replace_existing() -> bool:
-            if self._fetch(key) is None:
-                return False
-            self._db.insert(key, value)
-            return True
-
-        return self._locked(replace_existing)
-
-    def delete(self, key: bytes) -> bool:
-        def delete_existing() -> bool:
-            if self._fetch(key) is None:
-                return False
-            self._db.delete(key)
-            return True
-
-        return self._locked(delete_existing)
-
-    def scan(
-        self, prefix: bytes, after: bytes | None = None, limit: int | None = None
-    ) -> list[tuple[bytes, bytes]]:
+    def _collect(self, prefix: bytes, after: bytes | None, limit: int | None) -> list[tuple[bytes, bytes]]:
         start = after if after is not None and after >= prefix else prefix
-        end = _prefix_end(prefix)
+        with self._db.cursor() as cursor:
+            # lsm-db iterates in C: far cheaper than stepping the cursor from Python. The range is
+            # inclusive at both ends, so the start key (``after``) and the end key (the prefix's
+            # successor) may come back and are filtered out; hence the two extra pairs.
+            pairs = cursor.fetch_range(start, _prefix_end(prefix))
+            window = list(pairs if limit is None else itertools.islice(pairs, limit + 2))
+        result = [(key, value) for key, value in window if key != after and key.startswith(prefix)]
+        return result if limit is None else result[:limit]
 
-        def collect() -> list[tuple[bytes, bytes]]:
-            with self._db.cursor() as cursor:
-                # lsm-db iterates in C: far cheaper than stepping the cursor from Python. The range is
-                # inclusive at both ends, so the start key (``after``) and the end key (the prefix's
-                # successor) may come back and are filtered out; hence the two extra pairs.
-                pairs = cursor.fetch_range(start, end)
-                window = list(pairs if limit is None else itertools.islice(pairs, limit + 2))
-            result = [(key, value) for key, value in window if key != after and key.startswith(prefix)]
-            return result if limit is None else result[:limit]
-
-        return self._locked(collect)
-
-    def next_sequence(self, name: bytes) -> int:
+    def _increment(self, name: bytes) -> int:
         key = SEQUENCE_PREFIX + name
+        value = int(self._fetch(key) or b"0") + 1
+        self._db.insert(key, b"%d" % value)
+        return value
 
-        def increment() -> int:
-            value = int(self._fetch(key) or b"0") + 1
-            self._db.insert(key, b"%d" % value)
-            return value
+    def _create(self, sequence: bytes, record: Callable[[int], tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+        counter = SEQUENCE_PREFIX + sequence
+        value = int(self._fetch(counter) or b"0") + 1
+        pair = record(value)
+        # One transaction for counter and record: a single commit (cheaper than two autocommitted
+        # inserts), and a persistent store never keeps one without the other.
+        self._db.begin()
+        try:
+            self._db.insert(counter, b"%d" % value)
+            self._db.insert(*pair)
+        except BaseException:
+            self._db.rollback()
+            raise
+        self._db.commit()
+        return pair
 
-        return self._locked(increment)
-
-    def batch(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:
-        def apply() -> None:
+    def _apply(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes]) -> None:
+        """Several writes that become visible, and durable, together or not at all."""
+        self._db.begin()
+        try:
             for key in deletes:
                 self._db.delete(key)
             for key, value in puts.items():
                 self._db.insert(key, value)
+        except BaseException:
+            self._db.rollback()
+            raise
+        self._db.commit()
 
-        self._transaction(apply)
+    def get(self, key: bytes) -> bytes | None:
+        return self._locked(self._fetch, key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._locked(self._db.insert, key, value)
+
+    def replace(self, key: bytes, value: bytes) -> bool:
+        return self._locked(self._replace_existing, key, value)
+
+    def delete(self, key: bytes) -> bool:
+        return self._locked(self._delete_existing, key)
+
+    def scan(
+        self, prefix: bytes, after: bytes | None = None, limit: int | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        return self._locked(self._collect, prefix, after, limit)
+
+    def next_sequence(self, name: bytes) -> int:
+        return self._locked(self._increment, name)
+
+    def create(self, sequence: bytes, record: Callable[[int], tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+        return self._locked(self._create, sequence, record)
+
+    def batch(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:
+        self._locked(self._apply, puts, deletes)
 
     def ping(self) -> None:
-        self._locked(lambda: self._fetch(SEQUENCE_PREFIX))
+        # A lookup that reaches the store; a membership test, since a missing key would cost a KeyError.
+        self._locked(self._db.__contains__, SEQUENCE_PREFIX)
 
     def close(self) -> None:
         with self._lock:

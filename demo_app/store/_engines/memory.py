@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from .base import SEQUENCE_PREFIX, Engine
 
@@ -72,6 +72,15 @@ class MemoryEngine(Engine):
             value = int(self._values.get(key, b"0")) + 1
             self._put_locked(key, b"%d" % value)
             return value
+
+    def create(self, sequence: bytes, record: Callable[[int], tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+        with self._lock:
+            counter = SEQUENCE_PREFIX + sequence
+            value = int(self._values.get(counter, b"0")) + 1
+            key, stored = pair = record(value)
+            self._put_locked(counter, b"%d" % value)
+            self._put_locked(key, stored)
+            return pair
 
     def batch(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:
         with self._lock:

@@ -108,15 +108,16 @@ class SqliteEngine(Engine):
         return self._run(collect, write=False)
 
     def next_sequence(self, name: bytes) -> int:
-        def increment(connection: sqlite3.Connection) -> int:
-            row = connection.execute(
-                "INSERT INTO kv (key, value) VALUES (?, CAST('1' AS BLOB)) ON CONFLICT (key) DO UPDATE "
-                "SET value = CAST(CAST(value AS INTEGER) + 1 AS BLOB) RETURNING value",
-                (SEQUENCE_PREFIX + name,),
-            ).fetchone()
-            return int(row[0])
+        return self._run(lambda c: _increment(c, name), write=True)
 
-        return self._run(increment, write=True)
+    def create(self, sequence: bytes, record: Callable[[int], tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+        def insert(connection: sqlite3.Connection) -> tuple[bytes, bytes]:
+            pair = record(_increment(connection, sequence))
+            connection.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", pair)
+            return pair
+
+        # One transaction: a record that fails to build or store rolls the counter back too.
+        return self._run(insert, write=True)
 
     def batch(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:
         def apply(connection: sqlite3.Connection) -> None:
@@ -133,3 +134,12 @@ class SqliteEngine(Engine):
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
+
+
+def _increment(connection: sqlite3.Connection, name: bytes) -> int:
+    row = connection.execute(
+        "INSERT INTO kv (key, value) VALUES (?, CAST('1' AS BLOB)) ON CONFLICT (key) DO UPDATE "
+        "SET value = CAST(CAST(value AS INTEGER) + 1 AS BLOB) RETURNING value",
+        (SEQUENCE_PREFIX + name,),
+    ).fetchone()
+    return int(row[0])
