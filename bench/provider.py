@@ -3,6 +3,9 @@
 `make bench-provider` (`python -m bench.provider`). Prints a table and writes JSON to bench/results/.
 Targets (issue 3): apply ratio ours/terraform_data <= 1.25 at N=200, -parallelism=50; handshake < 80 ms.
 The two kinds are measured interleaved, run by run, so machine noise hits both alike.
+
+Starts are measured both ways (provider/_zygote.py): warm, forked by the zygote, as every start after
+the first one is; and cold (`DEMOAPP_PROVIDER_ZYGOTE=0`), a fresh Python process as on the first start.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Any
 
 from provider import ADDRESS, VERSION
 from provider._mirror import launcher_path
+from provider._zygote import ENABLED_ENV as ZYGOTE_ENABLED_ENV
+from provider._zygote import forked_providers_cpu_seconds, running_zygote, socket_path
 from provider.acceptance import REQUIRED_PROVIDERS, DemoService, Terraform, install_mirror, provider_block
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -73,7 +78,17 @@ def time_to_schema(command: list[str], env: dict[str, str]) -> float:
         process.wait()
 
 
-def measure_start(launcher: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
+def warm_up_zygote(launcher: Path, env: dict[str, str], home: Path) -> None:
+    """A cold start spawns the zygote; wait until it listens, so the next starts are warm."""
+    time_to_handshake([str(launcher)], env)
+    deadline = time.monotonic() + 30
+    while not socket_path(home, "provider").exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no provider zygote started: see {home}/zygote-provider.log")
+        time.sleep(0.05)
+
+
+def measure_start(launcher: Path, env: dict[str, str], home: Path, runs: int) -> dict[str, Any]:
     python = [sys.executable, "-S", "-P", "-c"]
     python_env = {**env, "PYTHONPATH": ""}
     floor_python = [
@@ -83,6 +98,10 @@ def measure_start(launcher: Path, env: dict[str, str], runs: int) -> dict[str, A
     floor_grpc = [
         time_to_handshake([*python, "import grpc; print('x', flush=True)"], grpc_env)[0] for _ in range(runs)
     ]
+    cold_env = {**env, ZYGOTE_ENABLED_ENV: "0"}
+    cold = [time_to_handshake([str(launcher)], cold_env)[0] for _ in range(runs)]
+    cold_schemas = [time_to_schema([str(launcher)], cold_env) for _ in range(runs)]
+    warm_up_zygote(launcher, env, home)
     handshakes = [time_to_handshake([str(launcher)], env)[0] for _ in range(runs)]
     schemas = [time_to_schema([str(launcher)], env) for _ in range(runs)]
     return {
@@ -90,6 +109,8 @@ def measure_start(launcher: Path, env: dict[str, str], runs: int) -> dict[str, A
         "handshake_ms": median_ms(handshakes),
         "handshake_min_ms": round(min(handshakes) * 1000, 1),
         "to_first_schema_ms": median_ms(schemas),
+        "cold_handshake_ms": median_ms(cold),
+        "cold_to_first_schema_ms": median_ms(cold_schemas),
         "floor_python_start_ms": median_ms(floor_python),
         "floor_python_import_grpc_ms": median_ms(floor_grpc),
     }
@@ -107,18 +128,23 @@ def config_for(kind: str, count: int, endpoint: str) -> str:
     )
 
 
-def timed(action: Callable[..., object], *args: str) -> tuple[float, float]:
+def timed(action: Callable[..., object], *args: str, zygote_home: Path | None = None) -> tuple[float, float]:
     """Wall seconds, and CPU seconds of the command and every process it started and reaped.
 
-    Terraform reaps its provider processes, so their CPU is in the count; the service's is not. CPU
-    time barely moves when other work shares the machine, wall time does: both are reported.
+    Terraform reaps the providers it starts cold; the ones a zygote forked are the zygote's children,
+    so with `zygote_home` their CPU is added from the zygote's count. The service's CPU is not in it.
+    CPU time barely moves when other work shares the machine, wall time does: both are reported.
     """
+    zygote = running_zygote(zygote_home, "provider") if zygote_home is not None else None
+    forked_before = forked_providers_cpu_seconds(zygote) if zygote else 0.0
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     action(*args)
     wall = time.perf_counter() - start
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    if zygote is not None and zygote_home is not None and running_zygote(zygote_home, "provider") == zygote:
+        cpu += forked_providers_cpu_seconds(zygote) - forked_before
     return wall, cpu
 
 
@@ -134,7 +160,7 @@ def measure_apply(
             terraform.write(config_for(kind, count, service.url))
             terraform.init()
             for phase, action in (("apply", terraform.apply), ("destroy", terraform.destroy)):
-                wall, cpu = timed(action, flags)
+                wall, cpu = timed(action, flags, zygote_home=root / "work/home")
                 samples[kind][f"{phase}_s"].append(wall)
                 samples[kind][f"{phase}_cpu_s"].append(cpu)
     result: dict[str, Any] = {"count": count, "parallelism": parallelism, "repeat": repeat}
@@ -154,8 +180,9 @@ def terraform_version() -> str:
 
 def print_table(start: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     print(
-        f"\nprovider start (median of {start['runs']}): handshake {start['handshake_ms']} ms "
-        f"(min {start['handshake_min_ms']}), to first schema {start['to_first_schema_ms']} ms; "
+        f"\nprovider start (median of {start['runs']}): handshake {start['handshake_ms']} ms warm "
+        f"(min {start['handshake_min_ms']}), {start['cold_handshake_ms']} ms cold; to first schema "
+        f"{start['to_first_schema_ms']} ms warm, {start['cold_to_first_schema_ms']} ms cold; "
         f"floors: python {start['floor_python_start_ms']} ms, python+import grpc "
         f"{start['floor_python_import_grpc_ms']} ms"
     )
@@ -189,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     env = install_mirror(root / "work")
     launcher = launcher_path((root / "work/mirror").resolve(), ADDRESS, VERSION)
     try:
-        start = measure_start(launcher, env, args.start_runs)
+        start = measure_start(launcher, env, root / "work/home", args.start_runs)
         service = DemoService(log_dir=root)
         service.start()
         try:

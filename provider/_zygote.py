@@ -64,6 +64,23 @@ def log_path(home: Path, module: str) -> Path:
     return home / f"zygote-{module}.log"
 
 
+def running_zygote(home: Path, module: str) -> int | None:
+    """The pid of the zygote serving `home` and `module`, if one runs (it writes it into its lock file)."""
+    try:
+        pid = int(socket_path(home, module).with_suffix(".lock").read_text())
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if b"provider._zygote" in arguments else None
+
+
+def forked_providers_cpu_seconds(zygote_pid: int) -> float:
+    """CPU time of the providers a zygote forked and that have exited (they are its children, not
+    Terraform's, so Terraform's resource usage misses them)."""
+    fields = Path(f"/proc/{zygote_pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
 def _package_files(package: str) -> list[Path]:
     spec = importlib.util.find_spec(package)
     if spec is None:
@@ -262,6 +279,9 @@ class Zygote:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return 0  # another zygote serves this socket
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
         self.fingerprint = code_fingerprint(self.module)
         preload(self.module)
         if threading.active_count() != 1:

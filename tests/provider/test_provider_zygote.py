@@ -23,7 +23,7 @@ from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 
 from provider import ADDRESS, VERSION, install_launcher
-from provider._zygote import ENABLED_ENV, IDLE_ENV, log_path, socket_path
+from provider._zygote import ENABLED_ENV, IDLE_ENV, log_path, running_zygote, socket_path
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,21 +36,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s: {condition}")
         time.sleep(0.05)
-
-
-def zygote_pid(home: Path, module: str) -> int | None:
-    """The zygote serving `home` and `module`, found by its command line."""
-    socket_file = str(socket_path(home, module))
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            arguments = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"provider._zygote" in arguments and socket_file.encode() in arguments:
-            return int(entry.name)
-    return None
 
 
 def command_line(pid: int) -> list[str]:
@@ -99,7 +84,7 @@ def installed(tmp_path: Path) -> Iterator[tuple[Path, Path, dict[str, str]]]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("DEMOAPP_")}
     env[IDLE_ENV] = "60"
     yield launcher, home, env
-    pid = zygote_pid(home, "provider")
+    pid = running_zygote(home, "provider")
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
 
@@ -159,7 +144,7 @@ def test_a_killed_launcher_takes_its_forked_provider_with_it(
 ) -> None:
     launcher, home, env = installed
     warm_up(launcher, home, env)
-    zygote = zygote_pid(home, "provider")
+    zygote = running_zygote(home, "provider")
     assert zygote is not None
     before = set(children_of(zygote))
     start = Start(launcher, env)
@@ -183,7 +168,7 @@ def test_changed_code_is_never_served_from_a_stale_zygote(tmp_path: Path) -> Non
     home = tmp_path / "home"
     env = {**os.environ, IDLE_ENV: "60"}
     warm_up(launcher, home, env, BARRIER_MODULE)
-    stale = zygote_pid(home, BARRIER_MODULE)
+    stale = running_zygote(home, BARRIER_MODULE)
     touched = Path(__file__).with_name("barrier_provider.py")
     original = touched.stat()
     try:
@@ -196,7 +181,7 @@ def test_changed_code_is_never_served_from_a_stale_zygote(tmp_path: Path) -> Non
         assert "stale" in log_path(home, BARRIER_MODULE).read_text()
     finally:
         os.utime(touched, ns=(original.st_atime_ns, original.st_mtime_ns))
-        fresh = zygote_pid(home, BARRIER_MODULE)
+        fresh = running_zygote(home, BARRIER_MODULE)
         if fresh is not None:
             os.kill(fresh, signal.SIGTERM)
 
@@ -204,7 +189,7 @@ def test_changed_code_is_never_served_from_a_stale_zygote(tmp_path: Path) -> Non
 def test_an_idle_zygote_exits_and_removes_its_socket(installed: tuple[Path, Path, dict[str, str]]) -> None:
     launcher, home, env = installed
     warm_up(launcher, home, {**env, IDLE_ENV: "1"})
-    wait_for(lambda: zygote_pid(home, "provider") is None, timeout=15)
+    wait_for(lambda: running_zygote(home, "provider") is None, timeout=15)
     assert not socket_path(home, "provider").exists()
     assert "idle for 1 s" in log_path(home, "provider").read_text()
 
@@ -217,4 +202,4 @@ def test_the_zygote_can_be_turned_off(installed: tuple[Path, Path, dict[str, str
         start.stop()
         assert not start.warm
     assert not socket_path(home, "provider").exists()
-    assert zygote_pid(home, "provider") is None
+    assert running_zygote(home, "provider") is None
