@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import gc
 import hashlib
 import importlib
 import importlib.util
@@ -284,6 +285,8 @@ class Zygote:
         lock.flush()
         self.fingerprint = code_fingerprint(self.module)
         preload(self.module)
+        # Forks share the preloaded heap copy-on-write; keep the collector from touching (copying) it.
+        gc.freeze()
         if threading.active_count() != 1:
             raise RuntimeError("importing the provider started threads; forking it would be unsafe")
         self.socket_file.unlink(missing_ok=True)

@@ -97,12 +97,17 @@ def warm_up(launcher: Path, home: Path, env: dict[str, str], module: str = "prov
     wait_for(lambda: socket_path(home, module).exists())
 
 
-def test_a_warm_start_is_a_working_provider_forked_by_the_zygote(
-    installed: tuple[Path, Path, dict[str, str]],
-) -> None:
-    launcher, home, env = installed
-    warm_up(launcher, home, env)
+@pytest.fixture
+def warmed(installed: tuple[Path, Path, dict[str, str]]) -> tuple[Path, Path, dict[str, str]]:
+    """`installed`, with its zygote listening."""
+    warm_up(*installed)
+    return installed
 
+
+def test_a_warm_start_is_a_working_provider_forked_by_the_zygote(
+    warmed: tuple[Path, Path, dict[str, str]],
+) -> None:
+    launcher, home, env = warmed
     start = Start(launcher, env)
     try:
         assert start.warm
@@ -117,10 +122,9 @@ def test_a_warm_start_is_a_working_provider_forked_by_the_zygote(
 
 
 def test_shutdown_ends_the_provider_and_its_launcher_with_code_0(
-    installed: tuple[Path, Path, dict[str, str]],
+    warmed: tuple[Path, Path, dict[str, str]],
 ) -> None:
-    launcher, home, env = installed
-    warm_up(launcher, home, env)
+    launcher, _, env = warmed
     start = Start(launcher, env)
     assert start.warm
     with start.channel() as channel:
@@ -129,9 +133,8 @@ def test_shutdown_ends_the_provider_and_its_launcher_with_code_0(
     start.stop()
 
 
-def test_the_providers_exit_code_reaches_terraform(installed: tuple[Path, Path, dict[str, str]]) -> None:
-    launcher, home, env = installed
-    warm_up(launcher, home, env)
+def test_the_providers_exit_code_reaches_terraform(warmed: tuple[Path, Path, dict[str, str]]) -> None:
+    launcher, _, env = warmed
     start = Start(launcher, {**env, "DEMOAPP_PROVIDER_WORKERS": "many"})
     assert start.warm, "the launcher waits for its provider's exit"
     assert start.process.wait(timeout=10) == 2
@@ -140,10 +143,9 @@ def test_the_providers_exit_code_reaches_terraform(installed: tuple[Path, Path, 
 
 
 def test_a_killed_launcher_takes_its_forked_provider_with_it(
-    installed: tuple[Path, Path, dict[str, str]],
+    warmed: tuple[Path, Path, dict[str, str]],
 ) -> None:
-    launcher, home, env = installed
-    warm_up(launcher, home, env)
+    launcher, home, env = warmed
     zygote = running_zygote(home, "provider")
     assert zygote is not None
     before = set(children_of(zygote))
