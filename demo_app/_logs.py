@@ -52,16 +52,26 @@ def granian_config() -> dict[str, Any]:
     }
 
 
+# One access line; method, path and client go in already JSON-encoded (they are untrusted text).
+_ACCESS_LINE = (
+    b'{"time":%.6f,"level":"info","logger":"demo_app.access","method":%b,"path":%b,"status":%d,'
+    b'"duration_ms":%.3f,"client":%b}\n'
+)
+
+
 class AccessLog:
     """Request lines, written by a background thread.
 
     The logging module costs more than a request, and a blocking write on a full pipe must not stall
-    the event loop: the request path only appends to a bounded queue; past the bound, lines are dropped
-    (and counted). Lines go out in writes of whole lines under PIPE_BUF, so workers sharing a pipe never
-    interleave within a line.
+    the event loop: the request path only appends a tuple to a bounded queue; past the bound, lines are
+    dropped (and counted). The writer formats them: one bytes template per line and the JSON strings of
+    (method, path, client) reused from a small cache, about half the cost of a dict through orjson plus
+    two ``round`` calls. Lines go out in writes of whole lines under PIPE_BUF, so workers sharing a pipe
+    never interleave within a line.
     """
 
     _MAX_QUEUED = 100_000
+    _MAX_ENCODED = 1024
     _FLUSH_INTERVAL_SECONDS = 0.05
     _PATH_LIMIT = 512
 
@@ -69,7 +79,8 @@ class AccessLog:
         self.enabled = _LEVELS[level] <= logging.INFO
         self.dropped = 0
         self._fd = fd
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[tuple[float, str, str, int, float, str]] = deque()
+        self._encoded: dict[tuple[str, str, str], tuple[bytes, bytes, bytes]] = {}
         self._wake = threading.Event()
         self._closed = False
         self._writer: threading.Thread | None = None
@@ -81,36 +92,44 @@ class AccessLog:
         if len(self._queue) >= self._MAX_QUEUED:
             self.dropped += 1
             return
-        line = {
-            "time": round(time.time(), 6),
-            "level": "info",
-            "logger": "demo_app.access",
-            "method": method,
-            "path": path[: self._PATH_LIMIT],
-            "status": status,
-            "duration_ms": round(seconds * 1000, 3),
-            "client": client,
-        }
-        self._queue.append(orjson.dumps(line) + b"\n")
+        self._queue.append((time.time(), method, path, status, seconds, client))
+
+    def _format(self, count: int) -> bytes:
+        """The next ``count`` queued requests as JSON lines."""
+        take = self._queue.popleft
+        encoded = self._encoded
+        lines = []
+        for _ in range(count):
+            try:
+                moment, method, path, status, seconds, client = take()
+            except IndexError:
+                break  # taken by close() meanwhile, after a writer that did not stop in time
+            strings = encoded.get((method, path, client))
+            if strings is None:
+                if len(encoded) >= self._MAX_ENCODED:
+                    encoded.clear()
+                strings = (orjson.dumps(method), orjson.dumps(path[: self._PATH_LIMIT]), orjson.dumps(client))
+                encoded[(method, path, client)] = strings
+            lines.append(_ACCESS_LINE % (moment, strings[0], strings[1], status, seconds * 1000, strings[2]))
+        return b"".join(lines)
 
     def _drain(self) -> None:
-        chunk: list[bytes] = []
-        size = 0
-        while self._queue:
-            line = self._queue.popleft()
-            if size + len(line) > select.PIPE_BUF and chunk:
-                self._emit(b"".join(chunk))
-                chunk, size = [], 0
-            chunk.append(line)
-            size += len(line)
-        if chunk:
-            self._emit(b"".join(chunk))
+        data = self._format(len(self._queue))
+        start = 0
+        while start < len(data):
+            end = start + select.PIPE_BUF
+            if end < len(data):
+                # Cut after the last whole line that fits; a single longer line goes out alone.
+                cut = data.rfind(b"\n", start, end)
+                end = cut + 1 if cut >= start else data.index(b"\n", start) + 1
+            self._emit(data[start:end])
+            start = end
 
     def _emit(self, data: bytes) -> None:
         try:
             os.write(self._fd, data)
         except OSError:
-            self.dropped += 1  # stdout closed: nothing sensible left to do with a log line
+            self.dropped += data.count(b"\n")  # stdout closed: nothing sensible left to do with a log line
 
     def _drain_forever(self) -> None:
         while not self._closed:

@@ -228,6 +228,20 @@ def test_persistent_lsm_keeps_data_across_reopen(tmp_path: Path) -> None:
     assert tmp_path.exists(), "closing a persistent store keeps its files"
 
 
+def test_persistent_lsm_commits_writes_that_follow_a_failed_batch(tmp_path: Path) -> None:
+    first = open_store("lsm", tmp_path)
+    with pytest.raises(TypeError):
+        first.batch({b"a": b"1", b"b": None})  # type: ignore[dict-item]
+    assert first.scan(b"") == [], "a failed batch writes nothing"
+    first.put(b"k", b"v")
+    first.close()
+    second = open_store("lsm", tmp_path)
+    try:
+        assert second.scan(b"") == [(b"k", b"v")], "the failed batch left no transaction open"
+    finally:
+        second.close()
+
+
 def test_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown store engine"):
         open_store("redis")
