@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -42,24 +43,42 @@ class _LiveGauges(Collector):
         yield GaugeMetricFamily("demoapp_items_total", "Items currently stored", value=count)
 
 
-class _Durations:
-    """The histogram series of one (method, route): requests per duration bucket, their sum, and when the
-    first came."""
+class _Histogram:
+    """One histogram series: observations per bucket (not cumulative), their sum, and its creation time."""
 
-    __slots__ = ("bucket_counts", "created", "seconds")
+    __slots__ = ("bucket_counts", "created", "total")
 
     def __init__(self, buckets: int) -> None:
         self.bucket_counts = [0] * buckets
-        self.seconds = 0.0
+        self.total = 0.0
         self.created = time()
 
 
+def _bounds(buckets: Iterable[float]) -> list[float]:
+    bounds = [float(bound) for bound in buckets]
+    return bounds if bounds[-1] == INF else [*bounds, INF]
+
+
+def _add_histogram(
+    metric: Metric, labels: dict[str, str], bounds: list[float], histogram: _Histogram
+) -> None:
+    """The samples prometheus-client's Histogram exposes for one series."""
+    counts = list(histogram.bucket_counts)  # one read, while writers may go on
+    cumulative = 0
+    for bound, count in zip(bounds, counts, strict=True):
+        cumulative += count
+        metric.add_sample(f"{metric.name}_bucket", {**labels, "le": floatToGoString(bound)}, cumulative)
+    metric.add_sample(f"{metric.name}_count", labels, cumulative)
+    metric.add_sample(f"{metric.name}_sum", labels, histogram.total)
+    metric.add_sample(f"{metric.name}_created", labels, histogram.created)
+
+
 class _Requests:
-    """The counter series of one (method, route, status), with its route's durations."""
+    """The counter series of one (method, route, status), with its route's histogram series."""
 
     __slots__ = ("count", "created", "durations")
 
-    def __init__(self, durations: _Durations) -> None:
+    def __init__(self, durations: _Histogram) -> None:
         self.count = 0
         self.created = time()
         self.durations = durations
@@ -76,11 +95,9 @@ class _RequestMetrics(Collector):
     """
 
     def __init__(self, buckets: Iterable[float] = Histogram.DEFAULT_BUCKETS) -> None:
-        self._bounds = [float(bound) for bound in buckets]
-        if self._bounds[-1] != INF:
-            self._bounds.append(INF)
+        self._bounds = _bounds(buckets)
         self._requests: dict[tuple[str, str, int], _Requests] = {}
-        self._durations: dict[tuple[str, str], _Durations] = {}
+        self._durations: dict[tuple[str, str], _Histogram] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         requests = self._requests.get((method, route, status))
@@ -89,12 +106,12 @@ class _RequestMetrics(Collector):
         requests.count += 1
         durations = requests.durations
         durations.bucket_counts[bisect_left(self._bounds, seconds)] += 1
-        durations.seconds += seconds
+        durations.total += seconds
 
     def _new_series(self, method: str, route: str) -> _Requests:
         durations = self._durations.get((method, route))
         if durations is None:
-            durations = self._durations[(method, route)] = _Durations(len(self._bounds))
+            durations = self._durations[(method, route)] = _Histogram(len(self._bounds))
         return _Requests(durations)
 
     def collect(self) -> Iterator[Metric]:
@@ -104,40 +121,65 @@ class _RequestMetrics(Collector):
         for (method, route, status), series in list(self._requests.items()):
             requests.add_metric([method, route, str(status)], series.count, created=series.created)
         yield requests
-        name = "demoapp_http_request_duration_seconds"
-        durations = Metric(name, "HTTP request duration", "histogram")
+        durations = Metric("demoapp_http_request_duration_seconds", "HTTP request duration", "histogram")
         for (method, route), histogram in list(self._durations.items()):
-            labels = {"method": method, "path": route}
-            cumulative = 0
-            for bound, count in zip(self._bounds, histogram.bucket_counts, strict=True):
-                cumulative += count
-                durations.add_sample(f"{name}_bucket", {"le": floatToGoString(bound), **labels}, cumulative)
-            durations.add_sample(f"{name}_count", labels, cumulative)
-            durations.add_sample(f"{name}_sum", labels, histogram.seconds)
-            durations.add_sample(f"{name}_created", labels, histogram.created)
+            _add_histogram(durations, {"method": method, "path": route}, self._bounds, histogram)
         yield durations
+
+
+class StoreWriteTimer:
+    """One (engine, op) series of ``demoapp_store_write_seconds``.
+
+    Store writes run on the store's threads too (sqlite), so observing takes a lock; one for the whole
+    observation, where prometheus-client's Histogram takes two.
+    """
+
+    def __init__(self, bounds: list[float]) -> None:
+        self._bounds = bounds
+        self.histogram = _Histogram(len(bounds))
+        self._lock = threading.Lock()
+
+    def observe(self, seconds: float) -> None:
+        index = bisect_left(self._bounds, seconds)
+        histogram = self.histogram
+        with self._lock:
+            histogram.bucket_counts[index] += 1
+            histogram.total += seconds
+
+
+class _StoreWrites(Collector):
+    """``demoapp_store_write_seconds{engine,op}``, exposed exactly as a prometheus-client Histogram."""
+
+    def __init__(self) -> None:
+        self._bounds = _bounds(_STORE_BUCKETS)
+        self._timers: dict[tuple[str, str], StoreWriteTimer] = {}
+
+    def timer(self, engine: str, op: str) -> StoreWriteTimer:
+        return self._timers.setdefault((engine, op), StoreWriteTimer(self._bounds))
+
+    def collect(self) -> Iterator[Metric]:
+        writes = Metric("demoapp_store_write_seconds", "Store write latency", "histogram")
+        for (engine, op), timer in list(self._timers.items()):
+            _add_histogram(writes, {"engine": engine, "op": op}, self._bounds, timer.histogram)
+        yield writes
 
 
 class Metrics:
     def __init__(self, version: str, engine: str, count_items: Callable[[], int]) -> None:
         self.registry = own = CollectorRegistry()
         self.registry.register(_LiveGauges(version, engine, count_items))
-        self._requests = _RequestMetrics()
-        self.registry.register(self._requests)
-        self.store_writes = Histogram(
-            "demoapp_store_write_seconds",
-            "Store write latency",
-            ["engine", "op"],
-            registry=own,
-            buckets=_STORE_BUCKETS,
-        )
+        requests = _RequestMetrics()
+        self.registry.register(requests)
+        self.observe_request = requests.observe
+        self._store_writes = _StoreWrites()
+        self.registry.register(self._store_writes)
+        self.store_write_timer = self._store_writes.timer
         self.store_errors = Counter(
             "demoapp_store_errors_total",
             "Store errors (kind=locked for lock/busy)",
             ["engine", "kind"],
             registry=own,
         )
-        self.observe_request = self._requests.observe
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -156,7 +198,7 @@ class InstrumentedEngine(Engine):
         self.name = inner.name
         self.offload_to_thread = inner.offload_to_thread
         self._metrics = metrics
-        timer = metrics.store_writes.labels
+        timer = metrics.store_write_timer
         self._put_timer = timer(inner.name, "put")
         self._replace_timer = timer(inner.name, "replace")
         self._delete_timer = timer(inner.name, "delete")
@@ -177,7 +219,7 @@ class InstrumentedEngine(Engine):
             self._failed.inc()
             raise
 
-    def _timed(self, timer: Histogram, operation: Callable[..., _T], *args: Any) -> _T:
+    def _timed(self, timer: StoreWriteTimer, operation: Callable[..., _T], *args: Any) -> _T:
         # The operation and its arguments, not a closure: nothing is built per call on the write path.
         started = perf_counter()
         try:

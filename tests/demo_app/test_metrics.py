@@ -1,4 +1,4 @@
-"""The request metrics' own collector exposes exactly what prometheus-client's Counter and Histogram do."""
+"""The service's own collectors expose exactly what prometheus-client's Counter and Histogram do."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from demo_app._metrics import _RequestMetrics
+from demo_app._metrics import _STORE_BUCKETS, _RequestMetrics, _StoreWrites
 
 OBSERVATIONS = [
     ("POST", "/api/items", 201, 0.00002),
@@ -54,3 +54,29 @@ def test_no_request_yet_exposes_the_families_without_series() -> None:
     assert "# TYPE demoapp_http_requests_total counter" in text
     assert "# TYPE demoapp_http_request_duration_seconds histogram" in text
     assert "{" not in text
+
+
+def test_store_write_exposition_matches_the_library_histogram() -> None:
+    reference = CollectorRegistry()
+    writes = Histogram(
+        "demoapp_store_write_seconds",
+        "Store write latency",
+        ["engine", "op"],
+        registry=reference,
+        buckets=_STORE_BUCKETS,
+    )
+    own = CollectorRegistry()
+    collector = _StoreWrites()
+    own.register(collector)
+    for op, seconds in [
+        ("create", 0.000003),
+        ("create", 0.0001),
+        ("put", 0.3),
+        ("delete", 2.0),
+        ("create", 0.0),
+    ]:
+        writes.labels("lsm", op).observe(seconds)
+        collector.timer("lsm", op).observe(seconds)
+    writes.labels("lsm", "batch")  # a series created but never observed shows as zeros
+    collector.timer("lsm", "batch")
+    assert _without_timestamps(generate_latest(own)) == _without_timestamps(generate_latest(reference))
