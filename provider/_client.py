@@ -25,6 +25,7 @@ import httpx
 
 from provider._errors import ApiError, DisplayDocument, NotFound, ServiceUnreachable, untrusted_text
 from provider._mirror import VERSION
+from provider._transport import HTTPConnectionTransport
 
 USER_AGENT = f"terraform-provider-demoapp/{VERSION}"
 BACKOFF_BASE = 0.25
@@ -53,6 +54,8 @@ class DemoappClient:
         self.retries = retries
         self._sleep = sleep
         self._jitter = jitter
+        if transport is None and endpoint.startswith("http://"):
+            transport = HTTPConnectionTransport(max_idle_connections=max_connections)
         self._http = httpx.Client(
             base_url=endpoint,
             headers=headers,

@@ -1,10 +1,15 @@
-"""The HTTP client, over httpx's MockTransport: retries, backoff bounds, errors naming the URL."""
+"""The HTTP client: retries, backoff bounds, errors naming the URL (over httpx's MockTransport), and its
+plain-http transport (over real sockets)."""
 
 from __future__ import annotations
 
 import json
+import socket
+import ssl
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -17,6 +22,7 @@ from provider._client import (
     ServiceUnreachable,
     untrusted_text,
 )
+from provider._transport import HTTPConnectionTransport
 from provider.acceptance import DemoService
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -237,3 +243,77 @@ def test_list_items_follows_pages() -> None:
 def test_untrusted_text_is_cut_and_stripped_of_control_characters() -> None:
     assert untrusted_text("ok\x1b[31mred\n") == "ok [31mred "
     assert len(untrusted_text("x" * 1000)) == 303
+
+
+# --- the plain-http transport (provider._transport), against real sockets ---
+
+
+def test_an_http_endpoint_loads_no_ca_bundle_but_https_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_ca_bundle(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loaded a CA bundle")
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", no_ca_bundle)
+    client = DemoappClient("http://127.0.0.1:9")
+    assert isinstance(client._http._transport, HTTPConnectionTransport)
+    with pytest.raises(AssertionError, match="CA bundle"):
+        DemoappClient("https://127.0.0.1:9")
+
+
+def test_kept_alive_connections_are_reused_and_a_closed_one_is_replaced(service: DemoService) -> None:
+    client = DemoappClient(service.url, retries=0)
+    transport = client._http._transport
+    assert isinstance(transport, HTTPConnectionTransport)
+    first = client.create_item("a", None)
+    assert client.get_item(first["id"]) == first
+    [connection] = transport._idle
+    client.create_item("b", "x")
+    assert list(transport._idle) == [connection], "one connection served every request"
+
+    service.kill()
+    service.start()  # the idle connection's server is gone: without retries, only a new connection works
+    assert client.create_item("c", None)["name"] == "c"
+    assert list(transport._idle) != [connection]
+
+
+def test_threads_share_the_transport(service: DemoService) -> None:
+    client = DemoappClient(service.url, retries=0, max_connections=8)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        items = list(pool.map(lambda i: client.create_item(f"item-{i}", None), range(200)))
+    assert len({item["id"] for item in items}) == 200
+    assert [item["name"] for item in items] == [f"item-{i}" for i in range(200)]
+    transport = client._http._transport
+    assert isinstance(transport, HTTPConnectionTransport) and len(transport._idle) <= 8
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server
+
+
+def test_transport_failures_are_httpx_errors_that_the_retry_rules_know(listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    client = DemoappClient(f"http://127.0.0.1:{port}", timeout=0.3, retries=0)
+    with pytest.raises(ServiceUnreachable, match="attempt 1 of 1") as raised:
+        client.get_item(1)  # accepted by the kernel, never answered
+    assert "ReadTimeout" in raised.value.detail
+    listener.accept()[0].close()  # that silent connection
+
+    def read_then_close() -> None:
+        connection = listener.accept()[0]
+        connection.recv(65536)
+        connection.close()
+
+    closing = threading.Thread(target=read_then_close)
+    closing.start()
+    with pytest.raises(ServiceUnreachable) as raised:
+        client.get_item(1)
+    closing.join()
+    assert "RemoteProtocolError" in raised.value.detail
+
+    listener.close()
+    sleeps: list[float] = []
+    client = DemoappClient(f"http://127.0.0.1:{port}", retries=2, sleep=sleeps.append, jitter=lambda: 1.0)
+    with pytest.raises(ServiceUnreachable, match="unreachable") as raised:
+        client.create_item("n", None)
+    assert sleeps == [0.25, 0.5], "connection refused is retried, with backoff"

@@ -1,17 +1,25 @@
-"""The gRPC server: parallelism above tf's hard-coded 10 workers, the handshake, errors as diagnostics."""
+"""The gRPC server: parallelism above tf's hard-coded 10 workers, which calls run on the event loop, the
+handshake, errors as diagnostics."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import os
 import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from barrier_provider import ADDRESS as BARRIER_ADDRESS
 from tf.gen import tfplugin_pb2 as pb
 
 from provider import ADDRESS, VERSION, install_launcher, write_cli_config
-from provider._server import DEFAULT_WORKERS, WORKERS_ENV, _diagnosing, worker_count
+from provider._server import DEFAULT_WORKERS, WORKERS_ENV, _asynchronous, _diagnosing, worker_count
 from provider.acceptance import Terraform, install_mirror
 
 BARRIER_CONFIG = """
@@ -91,8 +99,6 @@ def test_launcher_prints_go_plugin_handshake(tmp_path: Path) -> None:
 
 
 def test_deferred_servicer_builds_the_provider_once_and_reports_a_failed_build() -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     from provider._provider import DemoappProvider
     from provider._server import _DeferredServicer
 
@@ -115,3 +121,63 @@ def test_deferred_servicer_builds_the_provider_once_and_reports_a_failed_build()
 
     response = _DeferredServicer(broken).handlers().GetProviderSchema(pb.GetProviderSchema.Request(), None)
     assert "ImportError: no such module" in response.diagnostics[0].detail
+
+
+def test_calls_that_only_compute_run_on_the_loop_and_the_others_in_a_worker() -> None:
+    threads: dict[str, str] = {}
+
+    def recording(name: str) -> Callable[[object, object], str]:
+        def handler(request: object, context: object) -> str:
+            threads[name] = threading.current_thread().name
+            return name
+
+        return handler
+
+    names = ["PlanResourceChange", "ValidateResourceConfig", "ApplyResourceChange", "ReadResource"]
+    handlers = SimpleNamespace(**{name: recording(name) for name in names})
+
+    async def call_all() -> list[str]:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="worker") as pool:
+            served = _asynchronous(handlers, pool)
+            return [await getattr(served, name)(None, None) for name in names]
+
+    assert asyncio.run(call_all()) == names
+    loop_thread = threading.current_thread().name
+    assert threads["PlanResourceChange"] == threads["ValidateResourceConfig"] == loop_thread
+    assert threads["ApplyResourceChange"].startswith("worker") and threads["ReadResource"].startswith(
+        "worker"
+    )
+
+
+def test_an_exception_in_a_worker_call_becomes_an_error_diagnostic() -> None:
+    def broken(request: object, context: object) -> object:
+        raise ConnectionResetError("peer went away")
+
+    handlers = SimpleNamespace(ApplyResourceChange=_diagnosing("ApplyResourceChange", broken))
+
+    async def call() -> pb.ApplyResourceChange.Response:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            response: pb.ApplyResourceChange.Response = await _asynchronous(
+                handlers, pool
+            ).ApplyResourceChange(pb.ApplyResourceChange.Request(), None)
+            return response
+
+    [diagnostic] = asyncio.run(call()).diagnostics
+    assert "ConnectionResetError: peer went away" in diagnostic.detail
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [(None, "-event_engine_listener"), ("-event_engine_client", "-event_engine_client")],
+)
+def test_grpc_is_imported_without_the_event_engine_listener_unless_told_otherwise(
+    preset: str | None, expected: str
+) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "GRPC_EXPERIMENTS"}
+    if preset is not None:
+        env["GRPC_EXPERIMENTS"] = preset
+    script = "import os, provider._server as s; s._import_grpc(); print(os.environ['GRPC_EXPERIMENTS'])"
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == expected
