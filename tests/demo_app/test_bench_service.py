@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.service import BenchError, parse_wrk
+from bench.service import BenchError, parse_wrk, python_time_per_request
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:18092/api/items
   2 threads and 64 connections
@@ -46,6 +46,19 @@ def test_parse_wrk_refuses_unexpected_output() -> None:
         parse_wrk("wrk: connection refused")
 
 
+@pytest.mark.parametrize("store", ["lsm", "memory"])
+def test_in_process_time_per_request_drives_the_rsgi_app(
+    store: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    times = python_time_per_request(store, "info", requests=50, rounds=2)
+    assert set(times) == {"post", "health"}
+    assert all(0 < us < 100_000 for us in times.values())
+    print("stdout is back")
+    out = capfd.readouterr().out
+    assert "stdout is back" in out
+    assert "demo_app.access" not in out, "the access log of the in-process run is discarded"
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
 def test_short_bench_run_prints_and_writes_json(tmp_path: Path) -> None:
@@ -77,3 +90,4 @@ def test_short_bench_run_prints_and_writes_json(tmp_path: Path) -> None:
         assert row["non_2xx"] == 0
         assert row["p50_ms"] <= row["p99_ms"]
         assert row["server_cpu_us_per_request"] > 0
+    assert set(document["python_us_per_request_in_process"]) == {"post", "health"}
