@@ -37,21 +37,22 @@ Clock = Callable[[], str]
 
 
 class _UtcNow:
-    """The wall clock as RFC 3339 text. Formatting a datetime costs more than a small request's whole
-    store write, so the text is built from ``time.time()`` and a date-and-seconds prefix made once a
-    second (kept in one tuple, so threads never read a prefix with the wrong second)."""
+    """The wall clock as RFC 3339 text. Making and formatting a datetime costs about 1.5 us, half of an
+    lsm create, on every create and health probe: the text is built from ``time.time()`` and a
+    date-and-seconds prefix made once a second (kept in one tuple, so threads never pair a prefix with
+    another second's fraction)."""
 
     def __init__(self) -> None:
         self._second_and_prefix = (-1, "")
 
     def __call__(self) -> str:
-        now = time.time()
-        second = int(now)
+        # Rounded to the microsecond, as datetime does (a float second has no exact microseconds).
+        second, microsecond = divmod(round(time.time() * 1_000_000), 1_000_000)
         cached_second, prefix = self._second_and_prefix
         if second != cached_second:
             prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second_and_prefix = (second, prefix)
-        return f"{prefix}.{int((now - second) * 1_000_000):06d}Z"
+        return f"{prefix}.{microsecond:06d}Z"
 
 
 utc_now: Clock = _UtcNow()
