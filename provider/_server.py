@@ -6,7 +6,7 @@ Differences from `tf.runner.run_provider`, each for a measured reason:
   the service (apply, read, import, data sources, configure) run in a thread pool whose size is a setting
   (`DEMOAPP_PROVIDER_WORKERS`, default 64): `tf` runs every call in a pool fixed at 10 threads, so
   `terraform apply -parallelism=50` would run 10 operations at a time. Measured against the sync server
-  with 64 threads: a third less CPU per plan-time call, half the context switches;
+  with 64 threads: about a third less CPU per plan-time call, less than half the context switches;
 - grpc's EventEngine listener is turned off (`GRPC_EXPERIMENTS`): see `_import_grpc`;
 - the TLS certificate comes from `provider._certificate` (atomic cache, no `cryptography` import);
 - any exception a handler lets escape becomes an error diagnostic instead of gRPC's opaque "Plugin error";
