@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +21,7 @@ from tf.gen import tfplugin_pb2 as pb
 
 from provider import ADDRESS, VERSION, install_launcher, write_cli_config
 from provider._server import DEFAULT_WORKERS, WORKERS_ENV, _asynchronous, _diagnosing, worker_count
+from provider._zygote import ENABLED_ENV as ZYGOTE_ENABLED_ENV
 from provider.acceptance import Terraform, install_mirror
 
 BARRIER_CONFIG = """
@@ -181,3 +183,36 @@ def test_grpc_is_imported_without_the_event_engine_listener_unless_told_otherwis
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == expected
+
+
+ORPHANING_PARENT = """
+import subprocess, sys
+provider = subprocess.Popen([sys.argv[1]], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+provider.stdout.readline()  # the handshake: the provider is serving
+print(provider.pid, flush=True)
+"""  # ...and exits without stopping it, as a Terraform killed by SIGKILL does
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_provider_whose_terraform_died_exits(tmp_path: Path) -> None:
+    launcher = install_launcher(tmp_path / "mirror", ADDRESS, VERSION, "provider")
+    cold = {**os.environ, ZYGOTE_ENABLED_ENV: "0"}  # started by its parent itself, not forked by a zygote
+    parent = subprocess.run(
+        [sys.executable, "-c", ORPHANING_PARENT, str(launcher)],
+        env=cold,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    pid = int(parent.stdout)
+    deadline = time.monotonic() + 10
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(pid), "the orphaned provider is still serving"
