@@ -54,12 +54,11 @@ class DemoappClient:
         self.retries = retries
         self._sleep = sleep
         self._jitter = jitter
+        self._headers = headers
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         if transport is None and endpoint.startswith("http://"):
             transport = HTTPConnectionTransport(max_idle_connections=max_connections)
         self._http = httpx.Client(
-            base_url=endpoint,
-            headers=headers,
-            timeout=timeout,
             transport=transport,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
@@ -79,12 +78,16 @@ class DemoappClient:
         url = f"{self.endpoint}{path}"
         attempts = self.retries + 1
         repeatable = method in _IDEMPOTENT or idempotency_key is not None
+        headers = {**self._headers, **kwargs.pop("headers", {})}
         if idempotency_key is not None:
-            kwargs["headers"] = {**kwargs.get("headers", {}), IDEMPOTENCY_HEADER: idempotency_key}
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        # Built here, once for all attempts, rather than by `Client.request`: its merging of a base URL,
+        # default headers and cookies cost about 90 us of CPU per request, a fifth of a create's.
+        request = httpx.Request(method, url, headers=headers, extensions=self._extensions, **kwargs)
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = self._http.request(method, path, **kwargs)
+                response = self._http.send(request)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
                     raise ServiceUnreachable(
