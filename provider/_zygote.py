@@ -198,9 +198,13 @@ def preload(module: str) -> None:
     _server.preload()
     spec = importlib.util.find_spec(module)
     is_package = spec is not None and spec.submodule_search_locations is not None
-    main_module = importlib.import_module(f"{module}.__main__" if is_package else module)
+    main_name = f"{module}.__main__" if is_package else module
+    main_module = importlib.import_module(main_name)
     for name in getattr(main_module, "PRELOAD", ()):
         importlib.import_module(name)
+    # Each fork runs it afresh as __main__ (runpy warns when it is in sys.modules already); what it
+    # imported stays loaded.
+    del sys.modules[main_name]
 
 
 def _receive_request(connection: socket.socket) -> tuple[bytes, list[int]]:
