@@ -91,8 +91,8 @@ class RSGIApplication:
         if self.app is not None:
             self.app.close()
 
-    async def _read_body(self, scope: Any, protocol: Any, limit: int) -> bytes:
-        declared = scope.headers.get("content-length")
+    async def _read_body(self, headers: Any, protocol: Any, limit: int) -> bytes:
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge(limit)
         deadlines = self.deadlines
@@ -124,13 +124,15 @@ class RSGIApplication:
             return
         assert self.app is not None
         client = scope.client.rpartition(":")[0].strip("[]") or scope.client
+        # granian builds a new headers object on every ``scope.headers``: one, shared.
+        headers = scope.headers
         request = Request(
             scope.method,
             scope.path,
             scope.query_string,
-            scope.headers,
+            headers,
             client,
-            partial(self._read_body, scope, protocol),
+            partial(self._read_body, headers, protocol),
         )
         response = await self.app.handle(request)
         protocol.response_bytes(response.status, response.headers, response.body)
