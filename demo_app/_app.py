@@ -29,6 +29,7 @@ from ._catalog import Catalog, Clock, IdempotencyConflict, utc_now
 from ._config import DISPLAY_BODY_LIMIT, ITEM_BODY_LIMIT, Settings
 from ._http import (
     JSON_HEADERS,
+    PAGE_SECURITY_HEADERS,
     SECURITY_HEADERS,
     BodyTimeout,
     BodyTooLarge,
@@ -77,7 +78,7 @@ def _static_files() -> dict[str, tuple[bytes, str, Headers]]:
             ("content-type", _STATIC_TYPES[path.suffix]),
             ("cache-control", "no-cache"),
             ("etag", etag),
-            *SECURITY_HEADERS,
+            *PAGE_SECURITY_HEADERS,
         ]
         files["/" if path.name == "index.html" else f"/static/{path.name}"] = (body, etag, headers)
     return files

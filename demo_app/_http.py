@@ -12,16 +12,25 @@ Headers = list[tuple[str, str]]
 
 JSON = "application/json"
 
-# On every response: the page must not run inline script, be framed, or have its types sniffed.
+# On every response: nothing may be framed or have its type sniffed. API answers (JSON, metrics, empty
+# bodies) load nothing at all, so their policy forbids everything (as OWASP's REST guidance has it); the
+# page and its assets get the policy that lets it load its own script and style, and no inline script.
+_SAFE_TYPES_AND_FRAMES: Headers = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+]
 SECURITY_HEADERS: Headers = [
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+    *_SAFE_TYPES_AND_FRAMES,
+]
+PAGE_SECURITY_HEADERS: Headers = [
     (
         "content-security-policy",
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     ),
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
+    *_SAFE_TYPES_AND_FRAMES,
 ]
 JSON_HEADERS: Headers = [("content-type", JSON), *SECURITY_HEADERS]
 

@@ -449,14 +449,23 @@ async def test_token_reads_guards_reads_but_not_health_or_page(
         assert (await api.get("/")).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/", "/static/app.js", "/static/style.css", "/api/items", "/nothing"])
-async def test_security_headers_on_every_response(api: httpx.AsyncClient, path: str) -> None:
+@pytest.mark.parametrize("path", ["/", "/static/app.js", "/static/style.css"])
+async def test_the_page_may_load_its_own_script_and_style_only(api: httpx.AsyncClient, path: str) -> None:
     response = await api.get(path)
     csp = response.headers["content-security-policy"]
+    assert csp.startswith("default-src 'none';")
     assert "frame-ancestors 'none'" in csp
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/api/items", "/health", "/metrics", "/openapi.json", "/nothing"])
+async def test_api_answers_may_load_nothing_and_never_be_framed(api: httpx.AsyncClient, path: str) -> None:
+    response = await api.get(path)
+    assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
 
 
 async def test_page_and_assets_are_served_with_types_and_etags(api: httpx.AsyncClient) -> None:
