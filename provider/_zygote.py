@@ -176,8 +176,20 @@ def start_warm():
     sent = zygote.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, descriptors)])
     while sent < len(message):
         sent += zygote.send(message[sent:])
+    # The provider watches this connection, and this process watches Terraform: when Terraform dies
+    # without stopping its providers (SIGKILL), leaving closes the connection and so ends the provider.
+    terraform = os.getppid()
+    zygote.settimeout(0.5)
     reply = b""
-    while chunk := zygote.recv(64):
+    while True:
+        try:
+            chunk = zygote.recv(64)
+        except TimeoutError:
+            if os.getppid() != terraform:
+                return 1
+            continue
+        if not chunk:
+            break
         reply += chunk
     if reply == {STALE_REPLY!r}:
         return None

@@ -205,3 +205,25 @@ def test_the_zygote_can_be_turned_off(installed: tuple[Path, Path, dict[str, str
         assert not start.warm
     assert not socket_path(home, "provider").exists()
     assert running_zygote(home, "provider") is None
+
+
+def test_terraform_killed_ends_the_launcher_and_its_provider(
+    warmed: tuple[Path, Path, dict[str, str]],
+) -> None:
+    launcher, home, env = warmed
+    zygote = running_zygote(home, "provider")
+    assert zygote is not None
+    before = set(children_of(zygote))
+    # A shell plays Terraform: it starts the launcher, says its pid, and is then killed without warning.
+    terraform = subprocess.Popen(
+        ["sh", "-c", f"'{launcher}' & echo launcher=$!; wait"], stdout=subprocess.PIPE, env=env, text=True
+    )
+    assert terraform.stdout is not None
+    lines = [terraform.stdout.readline().strip() for _ in range(2)]
+    [launcher_pid] = [int(line.removeprefix("launcher=")) for line in lines if line.startswith("launcher=")]
+    assert any(line.startswith("1|6|unix|") for line in lines), lines
+    [provider] = set(children_of(zygote)) - before
+    terraform.kill()
+    terraform.wait()
+    wait_for(lambda: not is_running(launcher_pid), timeout=10)
+    wait_for(lambda: not is_running(provider), timeout=10)

@@ -125,6 +125,20 @@ def _children(pid: int) -> list[int]:
     return children
 
 
+def _zygotes() -> list[int]:
+    """Warm-start zygotes (provider/_zygote.py): their children are the providers they forked."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                arguments = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"provider._zygote" in arguments:
+                found.append(int(entry.name))
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -238,7 +252,8 @@ def test_terraform_interrupted_mid_apply_then_recover_converges(
     display = demo.state_display()
     _wipe(demo)
     process, _ = _apply_until_items_done(demo)
-    providers = _children(process.pid)
+    # Terraform's children are the providers it started cold, or the launchers of those a zygote forked.
+    providers = _children(process.pid) + [fork for zygote in _zygotes() for fork in _children(zygote)]
     for number, sent in enumerate(signals):
         if number:
             time.sleep(0.3)  # an impatient presenter: a second, harder stop while terraform is stopping
