@@ -125,9 +125,9 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def _zygotes() -> list[int]:
-    """Warm-start zygotes (provider/_zygote.py): their children are the providers they forked."""
-    found = []
+def _zygote_forks() -> list[int]:
+    """The providers that warm-start zygotes (provider/_zygote.py) forked and that still run."""
+    zygotes = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -135,8 +135,8 @@ def _zygotes() -> list[int]:
             except OSError:
                 continue
             if b"provider._zygote" in arguments:
-                found.append(int(entry.name))
-    return found
+                zygotes.append(int(entry.name))
+    return [fork for zygote in zygotes for fork in _children(zygote)]
 
 
 def _alive(pid: int) -> bool:
@@ -251,9 +251,10 @@ def test_terraform_interrupted_mid_apply_then_recover_converges(
 ) -> None:
     display = demo.state_display()
     _wipe(demo)
+    earlier_forks = set(_zygote_forks())
     process, _ = _apply_until_items_done(demo)
     # Terraform's children are the providers it started cold, or the launchers of those a zygote forked.
-    providers = _children(process.pid) + [fork for zygote in _zygotes() for fork in _children(zygote)]
+    providers = _children(process.pid) + [fork for fork in _zygote_forks() if fork not in earlier_forks]
     for number, sent in enumerate(signals):
         if number:
             time.sleep(0.3)  # an impatient presenter: a second, harder stop while terraform is stopping
