@@ -209,14 +209,14 @@ class InstrumentedEngine(Engine):
         self._failed = metrics.store_errors.labels(inner.name, "error")
         self.generation = 0
 
+    def _count_failure(self, error: StoreError) -> None:
+        (self._locked if isinstance(error, StoreBusy) else self._failed).inc()
+
     def _counted(self, operation: Callable[..., _T], *args: Any) -> _T:
         try:
             return operation(*args)
-        except StoreBusy:
-            self._locked.inc()
-            raise
-        except StoreError:
-            self._failed.inc()
+        except StoreError as error:
+            self._count_failure(error)
             raise
 
     def _timed(self, timer: StoreWriteTimer, operation: Callable[..., _T], *args: Any) -> _T:
@@ -225,11 +225,8 @@ class InstrumentedEngine(Engine):
         started = perf_counter()
         try:
             return operation(*args)
-        except StoreBusy:
-            self._locked.inc()
-            raise
-        except StoreError:
-            self._failed.inc()
+        except StoreError as error:
+            self._count_failure(error)
             raise
         finally:
             # After the write (even a failed one: over-invalidating is harmless), so a reader that saw

@@ -146,15 +146,20 @@ def test_a_killed_launcher_takes_its_forked_provider_with_it(
     warmed: tuple[Path, Path, dict[str, str]],
 ) -> None:
     launcher, home, env = warmed
-    zygote = running_zygote(home, "provider")
-    assert zygote is not None
-    before = set(children_of(zygote))
+    zygote, before = zygote_and_forks(home)
     start = Start(launcher, env)
     assert start.warm
     [provider] = set(children_of(zygote)) - before
     start.process.send_signal(signal.SIGKILL)  # as Terraform's Kill does
     start.stop()
     wait_for(lambda: not is_running(provider), timeout=10)
+
+
+def zygote_and_forks(home: Path) -> tuple[int, set[int]]:
+    """The zygote serving the provider installed with `home`, and the providers it runs now."""
+    zygote = running_zygote(home, "provider")
+    assert zygote is not None
+    return zygote, set(children_of(zygote))
 
 
 def children_of(pid: int) -> list[int]:
@@ -211,9 +216,7 @@ def test_terraform_killed_ends_the_launcher_and_its_provider(
     warmed: tuple[Path, Path, dict[str, str]],
 ) -> None:
     launcher, home, env = warmed
-    zygote = running_zygote(home, "provider")
-    assert zygote is not None
-    before = set(children_of(zygote))
+    zygote, before = zygote_and_forks(home)
     # A shell plays Terraform: it starts the launcher, says its pid, and is then killed without warning.
     terraform = subprocess.Popen(
         ["sh", "-c", f"'{launcher}' & echo launcher=$!; wait"], stdout=subprocess.PIPE, env=env, text=True
