@@ -99,7 +99,13 @@ def test_log_lines_are_json_one_per_request_without_secrets(service: StartServic
 
 def test_sqlite_parallel_writes_answer_503_never_500_nor_hang(service: StartService) -> None:
     server = service("--store", "sqlite", "--log-level", "warning")
-    responses = asyncio.run(_post_simultaneously(server.url, 300))
+    # Collisions are likely in any burst, not certain in one: a few bursts make the test deterministic enough.
+    responses: list[httpx.Response] = []
+    for _ in range(5):
+        burst = asyncio.run(_post_simultaneously(server.url, 300))
+        responses += burst
+        if any(response.status_code == 503 for response in burst):
+            break
     statuses = {response.status_code for response in responses}
     assert statuses <= {201, 503}, statuses
     busy = [response for response in responses if response.status_code == 503]
