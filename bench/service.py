@@ -17,7 +17,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import uvloop
 
 from demo_app import ServiceExited, Settings, wait_healthy
 from demo_app._rsgi import RSGIApplication
+from provider.acceptance import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -80,12 +80,6 @@ class LoadResult:
 
 class BenchError(Exception):
     """A failed benchmark step: printed as a message, exit code 1."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -193,7 +187,7 @@ def measure(
 
 
 def running_service(store: str, log_level: str, log_file: Path) -> contextlib.AbstractContextManager[Service]:
-    port = _free_port()
+    port = free_port()
     command = [DEMO_APP, "serve", "--port", str(port), "--store", store, "--log-level", log_level]
     return running_server(command, port, log_file)
 
@@ -210,7 +204,7 @@ constant_app = ConstantApp()
 
 
 def running_ceiling(log_file: Path) -> contextlib.AbstractContextManager[Service]:
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Generator, Iterator
@@ -15,6 +14,8 @@ import docker
 import pytest
 from docker.errors import DockerException
 from playwright.sync_api import Browser
+
+from provider import acceptance
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
@@ -50,20 +51,13 @@ def work_dir() -> Path:
     return path
 
 
-def _pick_free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def free_port() -> Callable[[], int]:
     """Call it for a TCP port on 127.0.0.1 that was free a moment ago (the OS picks it).
 
     A factory, so fixtures of any scope can take ports: `port = free_port()`.
     """
-    return _pick_free_port
+    return acceptance.free_port
 
 
 @pytest.fixture(scope="session")

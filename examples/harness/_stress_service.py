@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from demo_app import ServiceExited, wait_healthy
 from examples.harness._errors import HarnessError
+from provider.acceptance import free_port
 
 CONTAINER_PORT = "8080/tcp"
 HEALTHY_WITHIN_SECONDS = 60.0
@@ -38,16 +38,10 @@ def _demo_app_command() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def local_service(engine: str, log_path: Path) -> Iterator[str]:
     """`demo-app serve --store <engine>` on a free 127.0.0.1 port; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     command = [_demo_app_command(), "serve", "--store", engine, "--host", "127.0.0.1", "--port", str(port)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
