@@ -211,7 +211,6 @@ def serve(
     workers: int = DEFAULT_WORKERS,
     home: Path | None = None,
     servicer_class: type[ProviderServicer] | None = None,
-    terraform_gone: Callable[[], bool] | None = None,
 ) -> NoReturn:
     """Serve a provider until Terraform shuts it down, then exit the process.
 
@@ -220,18 +219,15 @@ def serve(
     after the handshake, so importing the resources does not delay it.
     `workers` is how many calls that wait on the network (apply, read, ...) run at the same time.
     `servicer_class` (a `tf.provider.ProviderServicer` subclass) lets a provider adjust what `tf` answers.
-    `terraform_gone` tells, polled twice a second, that Terraform died without calling Shutdown (default:
-    this process's parent changed).
     """
     # Like go-plugin servers: Ctrl-C reaches the whole process group, but Terraform decides when the
     # provider stops (it first lets in-flight operations finish, then calls Shutdown).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     make_provider = provider if callable(provider) else lambda: provider
     deferred = _DeferredServicer(make_provider, servicer_class)
-    gone = terraform_gone or _terraform_gone_check()
     # Not asyncio.run: closing the loop joins the worker threads, which exiting below makes unnecessary.
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(_serve(deferred, workers, home or Path.home(), gone))
+    loop.run_until_complete(_serve(deferred, workers, home or Path.home(), _terraform_gone_check()))
     # Terraform waits for the plugin process to exit, 3-5 times per command: skip the interpreter's
     # finalization (joining the gRPC and worker threads took 30-60 ms of each exit here).
     sys.stdout.flush()
