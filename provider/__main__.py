@@ -17,6 +17,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 # sources too (the provider imports them on first use; their dataclasses cost ~8 ms to build).
 PRELOAD = (
     "provider._provider",
+    "provider._client",
     "provider.resource_item",
     "provider.resource_display",
     "provider.data_source_system",
