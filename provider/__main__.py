@@ -29,18 +29,13 @@ PRELOAD = (
 def main() -> None:
     from provider._server import serve, worker_count
 
-    try:
-        workers = worker_count(os.environ)
-    except ValueError as exc:
-        print(f"terraform-provider-demoapp: {exc}", file=sys.stderr)
-        sys.exit(2)
-
     def make_provider() -> Provider:
         from provider._provider import DemoappProvider
 
-        return DemoappProvider(max_connections=workers)
+        # Called after `serve` checked the setting: one connection per worker.
+        return DemoappProvider(max_connections=worker_count(os.environ))
 
-    serve(make_provider, workers=workers)
+    serve(make_provider, program="terraform-provider-demoapp")
 
 
 if __name__ == "__main__":

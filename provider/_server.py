@@ -187,8 +187,12 @@ _ON_LOOP = frozenset(
 )
 
 
-def _asynchronous(handlers: SimpleNamespace, workers: Executor) -> SimpleNamespace:
-    """The handlers as coroutines for grpc.aio: run on the loop (`_ON_LOOP`), or awaiting a worker thread."""
+def _asynchronous(handlers: SimpleNamespace, workers: Callable[[], Executor]) -> SimpleNamespace:
+    """The handlers as coroutines for grpc.aio: run on the loop (`_ON_LOOP`), or awaiting a worker thread.
+
+    `workers` gives the pool when the first call comes: its size is read from the environment Terraform
+    gave, which a spare fork (`set_handover`) learns only after its server started.
+    """
 
     def adapt(name: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Awaitable[Any]]:
         if name in _ON_LOOP:
@@ -199,16 +203,29 @@ def _asynchronous(handlers: SimpleNamespace, workers: Executor) -> SimpleNamespa
             return on_loop
 
         async def in_worker(request: Any, context: Any) -> Any:
-            return await asyncio.get_running_loop().run_in_executor(workers, handler, request, context)
+            return await asyncio.get_running_loop().run_in_executor(workers(), handler, request, context)
 
         return in_worker
 
     return SimpleNamespace(**{name: adapt(name, handler) for name, handler in vars(handlers).items()})
 
 
+def set_handover(handover: Callable[[], None]) -> None:
+    """Make `serve` call `handover` once its gRPC server listens, right before printing the handshake.
+
+    A zygote's spare fork (provider._zygote) uses it to wait there for the launcher Terraform started and
+    take over its stdio, environment and working directory: all the work before is done ahead of time.
+    """
+    global _handover
+    _handover = handover
+
+
+_handover: Callable[[], None] | None = None
+
+
 def serve(
     provider: Provider | Callable[[], Provider],
-    workers: int = DEFAULT_WORKERS,
+    program: str,
     home: Path | None = None,
     servicer_class: type[ProviderServicer] | None = None,
 ) -> NoReturn:
@@ -217,7 +234,7 @@ def serve(
     Prints go-plugin's handshake line on stdout.
     `provider` is the provider, or better a callable making it (e.g. its class): it is then called
     after the handshake, so importing the resources does not delay it.
-    `workers` is how many calls that wait on the network (apply, read, ...) run at the same time.
+    `program` names the provider in messages (e.g. a bad `DEMOAPP_PROVIDER_WORKERS`, exit code 2).
     `servicer_class` (a `tf.provider.ProviderServicer` subclass) lets a provider adjust what `tf` answers.
     """
     # Like go-plugin servers: Ctrl-C reaches the whole process group, but Terraform decides when the
@@ -227,15 +244,15 @@ def serve(
     deferred = _DeferredServicer(make_provider, servicer_class)
     # Not asyncio.run: closing the loop joins the worker threads, which exiting below makes unnecessary.
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(_serve(deferred, workers, home or Path.home(), _terraform_gone_check()))
+    code = loop.run_until_complete(_serve(deferred, program, home or Path.home()))
     # Terraform waits for the plugin process to exit, 3-5 times per command: skip the interpreter's
     # finalization (joining the gRPC and worker threads took 30-60 ms of each exit here).
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
 
 
-async def _serve(deferred: _DeferredServicer, workers: int, home: Path, gone: Callable[[], bool]) -> None:
+async def _serve(deferred: _DeferredServicer, program: str, home: Path) -> int:
     grpc = _import_grpc()
     from tf.gen import grpc_controller_pb2 as controller_pb
     from tf.gen import grpc_controller_pb2_grpc as controller_rpc
@@ -255,9 +272,9 @@ async def _serve(deferred: _DeferredServicer, workers: int, home: Path, gone: Ca
             return
 
     certificate = ensure_certificate(home)
-    worker_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="provider-worker")
+    pools: list[ThreadPoolExecutor] = []
     server = grpc.aio.server()
-    rpc.add_ProviderServicer_to_server(_asynchronous(deferred.handlers(), worker_pool), server)
+    rpc.add_ProviderServicer_to_server(_asynchronous(deferred.handlers(), lambda: pools[0]), server)
     controller_rpc.add_GRPCControllerServicer_to_server(Controller(), server)
     stdio_rpc.add_GRPCStdioServicer_to_server(Stdio(), server)
 
@@ -266,6 +283,16 @@ async def _serve(deferred: _DeferredServicer, workers: int, home: Path, gone: Ca
         credentials = grpc.ssl_server_credentials([(certificate.key_pem, certificate.cert_pem)])
         server.add_secure_port(f"unix://{socket_path}", credentials)
         await server.start()
+        if _handover is not None:
+            _handover()
+        try:
+            workers = worker_count(os.environ)
+        except ValueError as exc:
+            print(f"{program}: {exc}", file=sys.stderr)
+            return 2
+        worker_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="provider-worker")
+        pools.append(worker_pool)
+        gone = _terraform_gone_check()
         server_cert = base64.b64encode(certificate.cert_der).decode().rstrip("=")
         handshake = f"{_CORE_PROTOCOL}|{_PLUGIN_PROTOCOL}|unix|{socket_path}|grpc|{server_cert}"
         print(handshake, flush=True)
@@ -279,3 +306,4 @@ async def _serve(deferred: _DeferredServicer, workers: int, home: Path, gone: Ca
                 break
         # A short grace lets the Shutdown answer reach go-plugin before the socket goes away.
         await server.stop(grace=0.2)
+    return 0

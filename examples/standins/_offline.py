@@ -6,8 +6,6 @@ apart; each one therefore says so itself, as a warning in every plan and apply.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 
 from tf.iface import Config, DataSource, Provider, Resource
@@ -63,11 +61,6 @@ class StandinProvider(Provider):
 def serve_standin(make_provider: Callable[[], StandinProvider], address: str) -> None:
     """Serve the provider `make_provider` makes (after the handshake) with the project's gRPC server."""
     from examples.standins._servicer import StandinServicer
-    from provider._server import serve, worker_count
+    from provider._server import serve
 
-    try:
-        workers = worker_count(os.environ)
-    except ValueError as exc:
-        print(f"{address} stand-in: {exc}", file=sys.stderr)
-        sys.exit(2)
-    serve(make_provider, workers=workers, servicer_class=StandinServicer)
+    serve(make_provider, program=f"{address} stand-in", servicer_class=StandinServicer)

@@ -7,7 +7,6 @@ like the real provider, so it measures the same worker setting.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -26,7 +25,7 @@ from tf.schema import Attribute, Schema
 from tf.types import Number, String
 from tf.utils import Diagnostics
 
-from provider._server import serve, worker_count
+from provider._server import serve
 
 ADDRESS = "registry.terraform.io/demoapp/barrier"
 BARRIER_TIMEOUT = 10.0
@@ -102,4 +101,4 @@ class WaitResource(Resource):
 
 
 if __name__ == "__main__":
-    serve(BarrierProvider, workers=worker_count(os.environ))
+    serve(BarrierProvider, program="barrier provider")

@@ -140,7 +140,7 @@ def test_calls_that_only_compute_run_on_the_loop_and_the_others_in_a_worker() ->
 
     async def call_all() -> list[str]:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="worker") as pool:
-            served = _asynchronous(handlers, pool)
+            served = _asynchronous(handlers, lambda: pool)
             return [await getattr(served, name)(None, None) for name in names]
 
     assert asyncio.run(call_all()) == names
@@ -160,7 +160,7 @@ def test_an_exception_in_a_worker_call_becomes_an_error_diagnostic() -> None:
     async def call() -> pb.ApplyResourceChange.Response:
         with ThreadPoolExecutor(max_workers=1) as pool:
             response: pb.ApplyResourceChange.Response = await _asynchronous(
-                handlers, pool
+                handlers, lambda: pool
             ).ApplyResourceChange(pb.ApplyResourceChange.Request(), None)
             return response
 

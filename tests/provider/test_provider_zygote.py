@@ -7,6 +7,7 @@ module); zygotes are stopped at the end of each test.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import signal
 import ssl
@@ -23,7 +24,15 @@ from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 
 from provider import ADDRESS, VERSION, install_launcher
-from provider._zygote import ENABLED_ENV, IDLE_ENV, log_path, running_zygote, socket_path
+from provider._zygote import (
+    ENABLED_ENV,
+    IDLE_ENV,
+    ZYGOTE_NAME,
+    log_path,
+    running_zygote,
+    serving_forks,
+    socket_path,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -40,6 +49,10 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
 
 def command_line(pid: int) -> list[str]:
     return (Path("/proc") / str(pid) / "cmdline").read_bytes().decode().split("\0")
+
+
+def has_ended(pid: int) -> bool:
+    return not is_running(pid)
 
 
 def is_running(pid: int) -> bool:
@@ -149,7 +162,7 @@ def test_a_killed_launcher_takes_its_forked_provider_with_it(
     zygote, before = zygote_and_forks(home)
     start = Start(launcher, env)
     assert start.warm
-    [provider] = set(children_of(zygote)) - before
+    [provider] = set(serving_forks(zygote)) - before
     start.process.send_signal(signal.SIGKILL)  # as Terraform's Kill does
     start.stop()
     wait_for(lambda: not is_running(provider), timeout=10)
@@ -159,12 +172,7 @@ def zygote_and_forks(home: Path) -> tuple[int, set[int]]:
     """The zygote serving the provider installed with `home`, and the providers it runs now."""
     zygote = running_zygote(home, "provider")
     assert zygote is not None
-    return zygote, set(children_of(zygote))
-
-
-def children_of(pid: int) -> list[int]:
-    children = (Path("/proc") / str(pid) / "task" / str(pid) / "children").read_text().split()
-    return [int(child) for child in children]
+    return zygote, set(serving_forks(zygote))
 
 
 def test_changed_code_is_never_served_from_a_stale_zygote(tmp_path: Path) -> None:
@@ -193,12 +201,58 @@ def test_changed_code_is_never_served_from_a_stale_zygote(tmp_path: Path) -> Non
             os.kill(fresh, signal.SIGTERM)
 
 
+def spares_of(zygote: int) -> set[int]:
+    """The zygote's forks that wait for a launcher: they still carry the zygote's process name."""
+    children = (Path("/proc") / str(zygote) / "task" / str(zygote) / "children").read_text().split()
+    names = {int(child): (Path("/proc") / child / "comm").read_text().strip() for child in children}
+    return {pid for pid, name in names.items() if name == ZYGOTE_NAME and is_running(pid)}
+
+
+def test_the_provider_was_forked_before_its_launcher_started(
+    warmed: tuple[Path, Path, dict[str, str]],
+) -> None:
+    launcher, home, env = warmed
+    zygote = running_zygote(home, "provider")
+    assert zygote is not None
+    wait_for(lambda: len(spares_of(zygote)) == 1)
+    [spare] = spares_of(zygote)
+    start = Start(launcher, env)
+    try:
+        assert start.warm
+        assert serving_forks(zygote) == [spare], "the spare, forked ahead, serves the launcher"
+        wait_for(lambda: len(spares_of(zygote)) == 1)
+        assert spares_of(zygote) != {spare}, "a new spare waits for the next launcher"
+    finally:
+        start.stop()
+
+
+def test_the_zygote_stops_when_its_spares_keep_dying(warmed: tuple[Path, Path, dict[str, str]]) -> None:
+    launcher, home, env = warmed
+    zygote = running_zygote(home, "provider")
+    assert zygote is not None
+    for _ in range(3):
+        wait_for(lambda: len(spares_of(zygote)) == 1)
+        [spare] = spares_of(zygote)
+        os.kill(spare, signal.SIGKILL)
+        wait_for(functools.partial(has_ended, spare))
+    wait_for(lambda: not is_running(zygote))
+    assert "3 spares died before serving a launcher" in log_path(home, "provider").read_text()
+    start = Start(launcher, env)
+    start.stop()
+    assert not start.warm, "with no zygote the launcher starts the provider itself"
+
+
 def test_an_idle_zygote_exits_and_removes_its_socket(installed: tuple[Path, Path, dict[str, str]]) -> None:
     launcher, home, env = installed
     warm_up(launcher, home, {**env, IDLE_ENV: "1"})
+    zygote = running_zygote(home, "provider")
+    assert zygote is not None
+    wait_for(lambda: len(spares_of(zygote)) == 1)
+    [spare] = spares_of(zygote)
     wait_for(lambda: running_zygote(home, "provider") is None, timeout=15)
     assert not socket_path(home, "provider").exists()
     assert "idle for 1 s" in log_path(home, "provider").read_text()
+    wait_for(lambda: not is_running(spare))
 
 
 def test_the_zygote_can_be_turned_off(installed: tuple[Path, Path, dict[str, str]]) -> None:
@@ -225,7 +279,7 @@ def test_terraform_killed_ends_the_launcher_and_its_provider(
     lines = [terraform.stdout.readline().strip() for _ in range(2)]
     [launcher_pid] = [int(line.removeprefix("launcher=")) for line in lines if line.startswith("launcher=")]
     assert any(line.startswith("1|6|unix|") for line in lines), lines
-    [provider] = set(children_of(zygote)) - before
+    [provider] = set(serving_forks(zygote)) - before
     terraform.kill()
     terraform.wait()
     wait_for(lambda: not is_running(launcher_pid), timeout=10)

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from examples.harness import Event, TerraformError
+from provider._zygote import serving_forks
 from tests.e2e.demo_run import DemoRun
 from tests.reliability.conftest import Tally
 
@@ -136,7 +137,7 @@ def _zygote_forks() -> list[int]:
                 continue
             if b"provider._zygote" in arguments:
                 zygotes.append(int(entry.name))
-    return [fork for zygote in zygotes for fork in _children(zygote)]
+    return [fork for zygote in zygotes for fork in serving_forks(zygote)]
 
 
 def _alive(pid: int) -> bool:
