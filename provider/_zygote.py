@@ -18,8 +18,8 @@ When no zygote answers (the first start, or it was stopped) the launcher starts 
 ordinary way and spawns a zygote in the background for the next start. A zygote:
 - refuses to serve code that changed since it imported it: at each request its spare compares the source
   files on disk (names, sizes, modification times) with those the zygote loaded; on a change it answers
-  "stale" (the launcher then starts cold, with the new code) and the zygote exits. The launcher script itself holds no
-  fingerprint, so it stays byte-for-byte the same and lock files keep matching it;
+  "stale" (the launcher then starts cold, with the new code) and the zygote exits. The launcher script
+  itself holds no fingerprint, so it stays byte-for-byte the same and lock files keep matching it;
 - exits after `DEMOAPP_PROVIDER_ZYGOTE_IDLE` seconds without a provider running (default 300), or when
   its HOME folder is removed, or when spares keep dying before they serve; its spare goes with it;
 - listens on a Unix socket in a folder only its user can enter, and serves only its own user.
