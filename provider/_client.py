@@ -56,15 +56,19 @@ class DemoappClient:
         self._jitter = jitter
         self._headers = headers
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
-        if transport is None and endpoint.startswith("http://"):
-            transport = HTTPConnectionTransport(max_idle_connections=max_connections)
-        self._http = httpx.Client(
-            transport=transport,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
+        if transport is None:
+            if endpoint.startswith("http://"):
+                transport = HTTPConnectionTransport(max_idle_connections=max_connections)
+            else:
+                connections = max_connections
+                pool = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+                transport = httpx.HTTPTransport(limits=pool)
+        # Requests go straight to the transport: `httpx.Client.send` adds auth, redirect and cookie handling
+        # this API never needs, about 80 us of CPU per request (a fifth of a create's).
+        self._transport = transport
 
     def close(self) -> None:
-        self._http.close()
+        self._transport.close()
 
     def _backoff(self, attempt: int, retry_after: str | None) -> float:
         delay = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt) * (0.5 + self._jitter() / 2)
@@ -87,7 +91,9 @@ class DemoappClient:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = self._http.send(request)
+                response = self._transport.handle_request(request)
+                response.request = request
+                response.read()
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
                     raise ServiceUnreachable(

@@ -254,14 +254,14 @@ def test_an_http_endpoint_loads_no_ca_bundle_but_https_does(monkeypatch: pytest.
 
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", no_ca_bundle)
     client = DemoappClient("http://127.0.0.1:9")
-    assert isinstance(client._http._transport, HTTPConnectionTransport)
+    assert isinstance(client._transport, HTTPConnectionTransport)
     with pytest.raises(AssertionError, match="CA bundle"):
         DemoappClient("https://127.0.0.1:9")
 
 
 def test_kept_alive_connections_are_reused_and_a_closed_one_is_replaced(service: DemoService) -> None:
     client = DemoappClient(service.url, retries=0)
-    transport = client._http._transport
+    transport = client._transport
     assert isinstance(transport, HTTPConnectionTransport)
     first = client.create_item("a", None)
     assert client.get_item(first["id"]) == first
@@ -281,7 +281,7 @@ def test_threads_share_the_transport(service: DemoService) -> None:
         items = list(pool.map(lambda i: client.create_item(f"item-{i}", None), range(200)))
     assert len({item["id"] for item in items}) == 200
     assert [item["name"] for item in items] == [f"item-{i}" for i in range(200)]
-    transport = client._http._transport
+    transport = client._transport
     assert isinstance(transport, HTTPConnectionTransport) and len(transport._idle) <= 8
 
 
