@@ -54,6 +54,10 @@ class LsmEngine(Engine):
         except Exception as error:
             raise StoreError(f"lsm: cannot open {directory}: {error}") from error
         self._lock = threading.Lock()
+        # Counter values as this handle last read or wrote them. One process owns the file, so a create
+        # need not read its counter back (an LSM read costs about as much as the record's insert); any
+        # other write forgets them, since it may have changed a counter key.
+        self._counters: dict[bytes, int] = {}
 
     def _locked(self, operation: Callable[..., _T], *args: Any) -> _T:
         """Run ``operation(*args)`` alone: the lock makes read-modify-write atomic within the one process.
@@ -73,13 +77,23 @@ class LsmEngine(Engine):
             return None
         return value
 
+    def _counter(self, key: bytes) -> int:
+        value = self._counters.get(key)
+        return int(self._fetch(key) or b"0") if value is None else value
+
+    def _insert(self, key: bytes, value: bytes) -> None:
+        self._counters.clear()
+        self._db.insert(key, value)
+
     def _replace_existing(self, key: bytes, value: bytes) -> bool:
+        self._counters.clear()
         if key not in self._db:
             return False
         self._db.insert(key, value)
         return True
 
     def _delete_existing(self, key: bytes) -> bool:
+        self._counters.clear()
         if key not in self._db:
             return False
         self._db.delete(key)
@@ -98,12 +112,14 @@ class LsmEngine(Engine):
 
     def _increment(self, name: bytes) -> int:
         key = SEQUENCE_PREFIX + name
-        value = int(self._fetch(key) or b"0") + 1
+        value = self._counter(key) + 1
         self._db.insert(key, b"%d" % value)
+        self._counters[key] = value
         return value
 
     def _apply(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes]) -> None:
         """Several writes that become visible, and durable, together or not at all."""
+        self._counters.clear()
         self._db.begin()
         try:
             for key in deletes:
@@ -121,7 +137,7 @@ class LsmEngine(Engine):
         return self._locked(self._fetch, key)
 
     def put(self, key: bytes, value: bytes) -> None:
-        self._locked(self._db.insert, key, value)
+        self._locked(self._insert, key, value)
 
     def replace(self, key: bytes, value: bytes) -> bool:
         return self._locked(self._replace_existing, key, value)
@@ -144,9 +160,10 @@ class LsmEngine(Engine):
         counter = SEQUENCE_PREFIX + sequence
         with self._lock:
             try:
-                value = int(self._fetch(counter) or b"0") + 1
+                value = self._counter(counter) + 1
                 key, stored = pair = record(value)
                 self._apply({counter: b"%d" % value, key: stored}, ())
+                self._counters[counter] = value
                 return pair
             except (OSError, RuntimeError) as error:
                 raise StoreError(f"lsm: {error}") from error

@@ -124,6 +124,23 @@ def test_create_whose_record_fails_writes_nothing(engine: Engine) -> None:
     assert engine.create(b"items", _item) == _item(2), "the failed create did not use up an id"
 
 
+def test_create_follows_the_counter_as_any_write_left_it(engine: Engine, tmp_path: Path) -> None:
+    counter = SEQUENCE_PREFIX + b"items"
+    engine.create(b"items", _item)
+    engine.backup(tmp_path / "one")
+    engine.create(b"items", _item)
+    engine.put(counter, b"10")
+    assert engine.create(b"items", _item) == _item(11)
+    engine.batch({counter: b"20"})
+    assert engine.create(b"items", _item) == _item(21)
+    engine.replace(counter, b"30")
+    assert engine.next_sequence(b"items") == 31
+    engine.delete(counter)
+    assert engine.create(b"items", _item) == _item(1)
+    engine.restore(tmp_path / "one")
+    assert engine.create(b"items", _item) == _item(2)
+
+
 def test_batch_applies_puts_and_deletes_together(engine: Engine) -> None:
     engine.put(b"old", b"1")
     engine.batch({b"a": b"1", b"b": b"2"}, [b"old", b"never-existed"])
