@@ -44,10 +44,15 @@ class ReadDeadlines:
     def sweeping(self) -> bool:
         return self._sweep_handle is not None
 
-    def start(self, task: asyncio.Task[Any]) -> None:
+    def start(self) -> asyncio.Task[Any]:
+        """Start the deadline of the running task's read; returns that task."""
+        # Given the loop, current_task skips get_running_loop(), which makes a getpid() system call.
+        task = asyncio.current_task(self._loop)
+        assert task is not None
         self._deadlines[task] = self._loop.time() + self._seconds
         if self._sweep_handle is None:
             self._sweep_handle = self._loop.call_later(self._interval, self._sweep)
+        return task
 
     def finish(self, task: asyncio.Task[Any]) -> None:
         self._deadlines.pop(task, None)
@@ -97,9 +102,7 @@ class RSGIApplication:
             raise BodyTooLarge(limit)
         deadlines = self.deadlines
         assert deadlines is not None
-        task = asyncio.current_task()
-        assert task is not None
-        deadlines.start(task)
+        task = deadlines.start()
         try:
             if declared is not None:
                 # Length known and within the limit: granian reads it whole, without chunking.
