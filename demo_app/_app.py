@@ -213,8 +213,9 @@ class App:
         except BodyTimeout:
             raise HTTPError(408, "request body not received in time", "body") from None
 
-    async def _json_object(self, request: Request) -> dict[str, Any]:
-        body = await self._body(request, ITEM_BODY_LIMIT)
+    @staticmethod
+    def _json_object(body: bytes) -> dict[str, Any]:
+        # Not a coroutine of its own (its callers await the read): one coroutine less per POST.
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -308,7 +309,7 @@ class App:
             raise HTTPError(
                 400, "Idempotency-Key must be 1 to 128 characters of A-Z a-z 0-9 . _ : -", "Idempotency-Key"
             )
-        body = await self._json_object(request)
+        body = self._json_object(await self._body(request, ITEM_BODY_LIMIT))
         name = self._name(body, required=True)
         assert name is not None
         description = self._description(body)
@@ -331,13 +332,13 @@ class App:
 
     async def replace_item(self, request: Request, segment: str) -> Response:
         item_id = self._item_id(segment)
-        body = await self._json_object(request)
+        body = self._json_object(await self._body(request, ITEM_BODY_LIMIT))
         changes = {"name": self._name(body, required=True), "description": self._description(body)}
         return await self._update(item_id, changes)
 
     async def patch_item(self, request: Request, segment: str) -> Response:
         item_id = self._item_id(segment)
-        body = await self._json_object(request)
+        body = self._json_object(await self._body(request, ITEM_BODY_LIMIT))
         changes: dict[str, Any] = {}
         if "name" in body:
             changes["name"] = self._name(body, required=False)
