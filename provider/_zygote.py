@@ -57,6 +57,8 @@ ENABLED_ENV = SETTINGS_PREFIX
 IDLE_ENV = f"{SETTINGS_PREFIX}_IDLE"
 DEFAULT_IDLE_SECONDS = 300.0
 STALE_REPLY = b"stale"
+# A fork's first word to the launcher when it takes over; the launcher starts cold on any other reply.
+TAKEN_REPLY = b"+"
 # /proc/<pid>/comm: a zygote, and the spares it forks, are named ZYGOTE_NAME; a fork names itself
 # SERVING_NAME when it takes a launcher.
 ZYGOTE_NAME = "demoapp-zygote"
@@ -205,12 +207,17 @@ def start_warm():
             if os.getppid() != terraform:
                 return 1
             continue
+        except OSError:
+            break
         if not chunk:
             break
         reply += chunk
-    if reply == {STALE_REPLY!r}:
+    # A fork that took this start over says {TAKEN_REPLY!r} first, then the zygote sends its exit code.
+    # Anything else (stale code, or a fork that failed before taking over) leaves the start to us.
+    if not reply.startswith({TAKEN_REPLY!r}):
         return None
-    return int(reply) if reply.lstrip(b"-").isdigit() else 1
+    code = reply[1:]
+    return int(code) if code.lstrip(b"-").isdigit() else 1
 
 
 status = start_warm() if ZYGOTE else None
@@ -298,6 +305,9 @@ class _Spare:
         if not _same_user(connection):
             os._exit(1)
         request, fds = _receive_request(connection)
+        cwd, environ, argv = marshal.loads(request)
+        if len(fds) != 3:
+            raise ConnectionError(f"expected stdin, stdout and stderr, got {len(fds)} descriptors")
         if code_fingerprint(self.module) != self.fingerprint:
             # Told first, so that the zygote stops forking spares of this code before the launcher retries.
             self.notify.send(_STALE_NOTICE)
@@ -305,11 +315,9 @@ class _Spare:
             os._exit(0)
         # The zygote keeps a copy of the connection: it reports this fork's exit code to the launcher.
         socket.send_fds(self.notify, [_TAKEN_NOTICE], [connection.fileno()])
+        connection.sendall(TAKEN_REPLY)
         self.listener.close()
         self.notify.close()
-        cwd, environ, argv = marshal.loads(request)
-        if len(fds) != 3:
-            raise ConnectionError(f"expected stdin, stdout and stderr, got {len(fds)} descriptors")
         connection.settimeout(None)
         _set_process_name(SERVING_NAME)
         sys.stdout.flush()

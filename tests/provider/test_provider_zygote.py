@@ -10,6 +10,7 @@ import base64
 import functools
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -27,6 +28,7 @@ from provider import ADDRESS, VERSION, install_launcher
 from provider._zygote import (
     ENABLED_ENV,
     IDLE_ENV,
+    TAKEN_REPLY,
     ZYGOTE_NAME,
     log_path,
     running_zygote,
@@ -240,6 +242,25 @@ def test_the_zygote_stops_when_its_spares_keep_dying(warmed: tuple[Path, Path, d
     start = Start(launcher, env)
     start.stop()
     assert not start.warm, "with no zygote the launcher starts the provider itself"
+
+
+def test_a_start_that_fails_before_the_hand_over_is_left_to_the_launcher(
+    warmed: tuple[Path, Path, dict[str, str]],
+) -> None:
+    launcher, home, env = warmed
+    # A request without stdio: the spare fails before taking over, so it never says it took the start,
+    # and a launcher would then start the provider itself.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(str(socket_path(home, "provider")))
+        client.sendall(b"\x00\x00\x00\x02no")
+        client.settimeout(10)
+        reply = b""
+        while chunk := client.recv(64):
+            reply += chunk
+    assert not reply.startswith(TAKEN_REPLY), reply
+    start = Start(launcher, env)
+    start.stop()
+    assert start.warm, "the zygote still serves the next start"
 
 
 def test_an_idle_zygote_exits_and_removes_its_socket(installed: tuple[Path, Path, dict[str, str]]) -> None:
