@@ -312,7 +312,7 @@ class _Spare:
             # Told first, so that the zygote stops forking spares of this code before the launcher retries.
             self.notify.send(_STALE_NOTICE)
             connection.sendall(STALE_REPLY)
-            os._exit(0)
+            raise SystemExit(0)  # not os._exit: `serve` removes its socket folder on the way out
         # The zygote keeps a copy of the connection: it reports this fork's exit code to the launcher.
         socket.send_fds(self.notify, [_TAKEN_NOTICE], [connection.fileno()])
         connection.sendall(TAKEN_REPLY)
@@ -338,7 +338,7 @@ class _Spare:
         while True:
             readable, _, _ = select.select([self.listener, self.notify], [], [])
             if self.notify in readable:
-                os._exit(0)  # the zygote exited (or stopped this spare): never serve without it
+                raise SystemExit(0)  # the zygote exited or stopped this spare: never serve without it
             try:
                 connection, _ = self.listener.accept()
             except BlockingIOError:
@@ -499,13 +499,19 @@ class Zygote:
             self._spare = None
 
     def _stop_spare(self) -> None:
-        if self._spare is not None:
-            pid = self._spare[0]
-            self._forget_spare()
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+        """Closing its notice channel stops the spare (it cleans up after itself); SIGKILL if it hangs."""
+        if self._spare is None:
+            return
+        pid = self._spare[0]
+        self._forget_spare()
+        deadline = time.monotonic() + 5
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.01)
 
     def _should_exit(self, bound_inode: int) -> bool:
         if self._children:
