@@ -54,7 +54,7 @@ def granian_config() -> dict[str, Any]:
 
 # One access line: the time and the duration, and the rest of the line in two pieces built once per
 # (method, path, status, client) from their JSON strings (they are untrusted text).
-_ACCESS_LINE = b'{"time":%.6f,"level":"info","logger":"demo_app.access",%b"duration_ms":%.3f,%b}\n'
+_ACCESS_LINE = b'{"time":%b,"level":"info","logger":"demo_app.access",%b"duration_ms":%b,%b}\n'
 _REQUEST_FIELDS = b'"method":%b,"path":%b,"status":%d,'
 _CLIENT_FIELD = b'"client":%b'
 
@@ -64,10 +64,10 @@ class AccessLog:
 
     The logging module costs more than a request, and a blocking write on a full pipe must not stall
     the event loop: the request path only appends a tuple to a bounded queue; past the bound, lines are
-    dropped (and counted). The writer formats them: one bytes template per line, filled with the time,
-    the duration and the rest of the line as cached for its (method, path, status, client), about half
-    the cost of a dict through orjson plus two ``round`` calls. Lines go out in writes of whole lines
-    under PIPE_BUF, so workers sharing a pipe never interleave within a line.
+    dropped (and counted). The writer formats them: one bytes template per line, filled with the time
+    and the duration (the numbers of a whole batch encoded by one orjson call) and the rest of the line
+    as cached for its (method, path, status, client). Lines go out in writes of whole lines under
+    PIPE_BUF, so workers sharing a pipe never interleave within a line.
     """
 
     _MAX_QUEUED = 100_000
@@ -98,7 +98,8 @@ class AccessLog:
         """The next ``count`` queued requests as JSON lines."""
         take = self._queue.popleft
         encoded = self._encoded
-        lines = []
+        cached: list[tuple[bytes, bytes]] = []
+        numbers: list[float] = []
         for _ in range(count):
             try:
                 moment, method, path, status, seconds, client = take()
@@ -113,8 +114,20 @@ class AccessLog:
                     _CLIENT_FIELD % orjson.dumps(client),
                 )
                 encoded[(method, path, status, client)] = fields
-            lines.append(_ACCESS_LINE % (moment, fields[0], seconds * 1000, fields[1]))
-        return b"".join(lines)
+            cached.append(fields)
+            # Milliseconds to the microsecond, rounded with arithmetic: round(x, 3) goes through dtoa.
+            numbers += (moment, int(seconds * 1_000_000 + 0.5) / 1000)
+        if not cached:
+            return b""
+        # Every number of the batch in one orjson call (shortest round-trip text), where %f would take
+        # each through CPython's arbitrary-precision dtoa: a third of the cost of a line.
+        texts = orjson.dumps(numbers)[1:-1].split(b",")
+        return b"".join(
+            [
+                _ACCESS_LINE % (moment, fields[0], duration, fields[1])
+                for moment, duration, fields in zip(texts[::2], texts[1::2], cached, strict=True)
+            ]
+        )
 
     def _drain(self) -> None:
         data = self._format(len(self._queue))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,17 @@ def test_writes_hold_whole_lines_within_pipe_buf(log_file: tuple[Path, int]) -> 
     assert [json.loads(line)["path"] for line in path.read_text().splitlines()] == [
         f"/api/items/{index}" for index in range(500)
     ]
+
+
+def test_each_line_keeps_its_own_time_and_duration(log_file: tuple[Path, int]) -> None:
+    path, fd = log_file
+    log = AccessLog("warning", fd)  # no writer thread: close() formats the 300 lines as one batch
+    before = time.time()
+    for index in range(300):
+        log.write("GET", "/health", 200, index / 1_000_000, "127.0.0.1")
+    log.close()
+    os.close(fd)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["duration_ms"] for line in lines] == [index / 1000 for index in range(300)]
+    times = [line["time"] for line in lines]
+    assert times == sorted(times) and before <= times[0] <= times[-1] <= time.time()
