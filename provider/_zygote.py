@@ -11,8 +11,8 @@ The fork is made ahead of time: a *spare* runs the provider module up to the poi
 listens (`provider._server.set_handover`) and then waits on the zygote's socket. The launcher that
 connects is served by the spare, which takes over, prints the handshake, and tells the zygote, which forks
 the next spare. So a start costs the launcher's own start and a hand-over, not a fork, the module's start
-and a gRPC server's start (measured here: handshake about 18 ms instead of 22-24 ms, first answer about
-21 instead of 30-37). A fork names itself `demoapp-plugin` when it takes a launcher (`serving_forks`).
+and a gRPC server's start (measured here: handshake about 13 ms instead of 22-24 ms, first answer about
+19 instead of 30-37). A fork names itself `demoapp-plugin` when it takes a launcher (`serving_forks`).
 
 When no zygote answers (the first start, or it was stopped) the launcher starts the provider the
 ordinary way and spawns a zygote in the background for the next start. A zygote:
