@@ -272,9 +272,15 @@ async def _serve(deferred: _DeferredServicer, program: str, home: Path) -> int:
             return
 
     certificate = ensure_certificate(home)
-    pools: list[ThreadPoolExecutor] = []
+    # Sized from the environment Terraform gives, which a spare fork learns only at the hand-over.
+    worker_pool: ThreadPoolExecutor | None = None
+
+    def workers() -> Executor:
+        assert worker_pool is not None, "calls come only after the handshake"
+        return worker_pool
+
     server = grpc.aio.server()
-    rpc.add_ProviderServicer_to_server(_asynchronous(deferred.handlers(), lambda: pools[0]), server)
+    rpc.add_ProviderServicer_to_server(_asynchronous(deferred.handlers(), workers), server)
     controller_rpc.add_GRPCControllerServicer_to_server(Controller(), server)
     stdio_rpc.add_GRPCStdioServicer_to_server(Stdio(), server)
 
@@ -286,12 +292,11 @@ async def _serve(deferred: _DeferredServicer, program: str, home: Path) -> int:
         if _handover is not None:
             _handover()
         try:
-            workers = worker_count(os.environ)
+            size = worker_count(os.environ)
         except ValueError as exc:
             print(f"{program}: {exc}", file=sys.stderr)
             return 2
-        worker_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="provider-worker")
-        pools.append(worker_pool)
+        worker_pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="provider-worker")
         gone = _terraform_gone_check()
         server_cert = base64.b64encode(certificate.cert_der).decode().rstrip("=")
         handshake = f"{_CORE_PROTOCOL}|{_PLUGIN_PROTOCOL}|unix|{socket_path}|grpc|{server_cert}"

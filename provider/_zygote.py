@@ -303,7 +303,7 @@ class _Spare:
         connection = self._accept()
         connection.settimeout(5)
         if not _same_user(connection):
-            os._exit(1)
+            raise SystemExit(1)
         request, fds = _receive_request(connection)
         cwd, environ, argv = marshal.loads(request)
         if len(fds) != 3:
