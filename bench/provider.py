@@ -2,7 +2,9 @@
 
 `make bench-provider` (`python -m bench.provider`). Prints a table and writes JSON to bench/results/.
 Targets (issue 3): apply ratio ours/terraform_data <= 1.25 at N=200, -parallelism=50; handshake < 80 ms.
-The two kinds are measured interleaved, run by run, so machine noise hits both alike.
+A third kind, `noop_item` (bench/noop_provider.py: demoapp_item's schema, no work, the same gRPC server
+and warm starts), shows the floor: what any Python provider on `tf` and this server costs Terraform.
+The kinds are measured interleaved, run by run, so machine noise hits them alike.
 
 Starts are measured both ways (provider/_zygote.py): warm, forked by the zygote, as every start after
 the first one is; and cold (`DEMOAPP_PROVIDER_ZYGOTE=0`), a fresh Python process as on the first start.
@@ -27,7 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from provider import ADDRESS, VERSION
+from bench import noop_provider
+from provider import ADDRESS, VERSION, install_launcher, write_cli_config
 from provider._mirror import launcher_path
 from provider._zygote import ENABLED_ENV as ZYGOTE_ENABLED_ENV
 from provider._zygote import forked_providers_cpu_seconds, running_zygote, socket_path
@@ -36,7 +39,19 @@ from provider.acceptance import REQUIRED_PROVIDERS, DemoService, Terraform, inst
 RESULTS = Path(__file__).resolve().parent / "results"
 COUNTS = (50, 200, 500)
 PARALLELISMS = (10, 50)
-KINDS = ("demoapp_item", "terraform_data")
+KINDS = ("demoapp_item", "noop_item", "terraform_data")
+# The zygotes whose forks serve an apply: their CPU is the providers'.
+PROVIDER_MODULES = ("provider", noop_provider.__name__)
+NOOP_CONFIG = f"""terraform {{
+  required_providers {{
+    noop = {{
+      source  = "{noop_provider.ADDRESS.removeprefix("registry.terraform.io/")}"
+      version = "{noop_provider.VERSION}"
+    }}
+  }}
+}}
+provider "noop" {{}}
+"""
 
 
 def median_ms(samples: list[float]) -> float:
@@ -121,6 +136,9 @@ def config_for(kind: str, count: int, endpoint: str) -> str:
         return (
             f'resource "terraform_data" "many" {{\n  count = {count}\n  input = "item-${{count.index}}"\n}}\n'
         )
+    if kind == "noop_item":
+        items = f'resource "noop_item" "many" {{\n  count = {count}\n  name  = "item-${{count.index}}"\n}}\n'
+        return NOOP_CONFIG + items
     return (
         REQUIRED_PROVIDERS
         + provider_block(endpoint)
@@ -132,19 +150,28 @@ def timed(action: Callable[..., object], *args: str, zygote_home: Path | None = 
     """Wall seconds, and CPU seconds of the command and every process it started and reaped.
 
     Terraform reaps the providers it starts cold; the ones a zygote forked are the zygote's children,
-    so with `zygote_home` their CPU is added from the zygote's count. The service's CPU is not in it.
+    so with `zygote_home` their CPU is added from the zygotes' counts. The service's CPU is not in it.
     CPU time barely moves when other work shares the machine, wall time does: both are reported.
     """
-    zygote = running_zygote(zygote_home, "provider") if zygote_home is not None else None
-    forked_before = forked_providers_cpu_seconds(zygote) if zygote else 0.0
+
+    def zygotes() -> dict[str, int | None]:
+        if zygote_home is None:
+            return {}
+        return {module: running_zygote(zygote_home, module) for module in PROVIDER_MODULES}
+
+    before = zygotes()
+    forked_before = {module: forked_providers_cpu_seconds(pid) for module, pid in before.items() if pid}
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     action(*args)
     wall = time.perf_counter() - start
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-    if zygote is not None and zygote_home is not None and running_zygote(zygote_home, "provider") == zygote:
-        cpu += forked_providers_cpu_seconds(zygote) - forked_before
+    for module, pid in zygotes().items():
+        if pid is not None:
+            # A zygote started during the action counts from zero; a replaced one is not comparable.
+            known = forked_before.get(module, 0.0) if before.get(module) == pid else 0.0
+            cpu += forked_providers_cpu_seconds(pid) - known
     return wall, cpu
 
 
@@ -168,8 +195,10 @@ def measure_apply(
         for measure in measures:
             result[f"{kind}_{measure}"] = round(statistics.median(samples[kind][measure]), 3)
     for measure in measures:
-        ours, baseline = result[f"demoapp_item_{measure}"], result[f"terraform_data_{measure}"]
-        result[f"ratio_{measure.removesuffix('_s')}"] = round(ours / baseline, 2)
+        baseline = result[f"terraform_data_{measure}"]
+        name = measure.removesuffix("_s")
+        result[f"ratio_{name}"] = round(result[f"demoapp_item_{measure}"] / baseline, 2)
+        result[f"ratio_floor_{name}"] = round(result[f"noop_item_{measure}"] / baseline, 2)
     return result
 
 
@@ -186,18 +215,23 @@ def print_table(start: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         f"floors: python {start['floor_python_start_ms']} ms, python+import grpc "
         f"{start['floor_python_import_grpc_ms']} ms"
     )
-    header = f"{'N':>5} {'P':>3} | {'apply ours':>10} {'tf_data':>8} {'ratio':>5} {'cpu ratio':>9} | "
-    header += f"{'destroy ours':>12} {'tf_data':>8} {'ratio':>5} {'cpu ratio':>9}"
+    header = f"{'N':>5} {'P':>3} | {'apply ours':>10} {'tf_data':>8} {'ratio':>5} {'cpu ratio':>9} "
+    header += f"{'floor':>5} | {'destroy ours':>12} {'tf_data':>8} {'ratio':>5} {'cpu ratio':>9} {'floor':>5}"
     print(header)
     print("-" * len(header))
     for row in rows:
         print(
             f"{row['count']:>5} {row['parallelism']:>3} | {row['demoapp_item_apply_s']:>9.2f}s "
             f"{row['terraform_data_apply_s']:>7.2f}s {row['ratio_apply']:>5.2f} "
-            f"{row['ratio_apply_cpu']:>9.2f} | "
+            f"{row['ratio_apply_cpu']:>9.2f} {row['ratio_floor_apply']:>5.2f} | "
             f"{row['demoapp_item_destroy_s']:>11.2f}s {row['terraform_data_destroy_s']:>7.2f}s "
-            f"{row['ratio_destroy']:>5.2f} {row['ratio_destroy_cpu']:>9.2f}"
+            f"{row['ratio_destroy']:>5.2f} {row['ratio_destroy_cpu']:>9.2f} "
+            f"{row['ratio_floor_destroy']:>5.2f}"
         )
+    print(
+        "floor: the same ratio for noop_item (bench/noop_provider.py), a provider with demoapp_item's schema "
+        "that does no work, on the same gRPC server"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     env = install_mirror(root / "work")
+    install_launcher(
+        root / "work/mirror", noop_provider.ADDRESS, noop_provider.VERSION, noop_provider.__name__
+    )
+    write_cli_config(root / "work", [ADDRESS, noop_provider.ADDRESS])
     launcher = launcher_path((root / "work/mirror").resolve(), ADDRESS, VERSION)
     try:
         start = measure_start(launcher, env, root / "work/home", args.start_runs)
