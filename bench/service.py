@@ -249,6 +249,8 @@ class _FakeProtocol:
         self.status = status
 
 
+IN_PROCESS_REQUESTS = 5000
+IN_PROCESS_ROUNDS = 7
 IN_PROCESS_LOADS = {
     "post": (_FakeScope("POST", "/api/items", {"content-length": str(len(POST_BODY))}), POST_BODY, 201),
     "health": (_FakeScope("GET", "/health", {}), b"", 200),
@@ -271,7 +273,7 @@ def _stdout_discarded() -> Iterator[None]:
 
 
 def python_time_per_request(
-    store: str, log_level: str, requests: int = 5000, rounds: int = 7
+    store: str, log_level: str, requests: int = IN_PROCESS_REQUESTS, rounds: int = IN_PROCESS_ROUNDS
 ) -> dict[str, float]:
     """us of Python per request: the service's RSGI entry point driven in a loop with a fake granian
     protocol (no server, no network, uvloop as in production), best of ``rounds``. Unlike req/s, this
@@ -391,7 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrk -t{THREADS} -c{CONNECTIONS} -d{args.duration}s --latency, after {args.warmup}s of warm-up")
     print(report(results))
     print(
-        "Python time per request, in-process (RSGI entry point, fake granian protocol, best of 7 x 5000): "
+        "Python time per request, in-process (RSGI entry point, fake granian protocol, "
+        f"best of {IN_PROCESS_ROUNDS} x {IN_PROCESS_REQUESTS}): "
         + ", ".join(f"{load} {us:.1f} us" for load, us in python_us.items())
     )
     document = {
