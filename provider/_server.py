@@ -150,6 +150,9 @@ class _DeferredServicer:
         self._servicer: Any = None
 
     def get(self) -> Any:
+        # Every gRPC call comes here; once built, the servicer is read without taking the lock.
+        if self._servicer is not None:
+            return self._servicer
         with self._lock:
             if self._servicer is None:
                 from tf.provider import ProviderServicer
